@@ -1,0 +1,3 @@
+from uare.cli import main
+
+raise SystemExit(main())
