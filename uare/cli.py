@@ -40,8 +40,6 @@ PLANNED: dict[str, tuple[str, str]] = {
     "eval": ("evaluate a model on a benchmark", "PSNR/SSIM/LPIPS and SRCC/PLCC on standard benchmarks"),
     "bench": ("measure inference speed and memory", "latency, throughput and memory of each task"),
     "train": ("train or fine-tune the model", "the staged UARE training recipe"),
-    "inspect": ("show what a checkpoint or dataset contains", "a summary of a checkpoint or dataset"),
-    "init-random": ("create a small random checkpoint", "a randomly initialised checkpoint for tests"),
     "demo": ("start the interactive web demo", "a local web demo of assessment and restoration"),
 }
 
@@ -157,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     deg.add_argument("--ext", type=_ext, default=None, metavar="EXT",
                      help="output extension in folder mode, e.g. png (default: the input's)")
     deg.set_defaults(func=cmd_degrade)
+
+    from uare.cli_checkpoint import add_parsers as add_checkpoint_parsers
+
+    add_checkpoint_parsers(sub)
 
     for name, (help_text, _) in PLANNED.items():
         p = sub.add_parser(name, help=f"(planned) {help_text}", description=f"(planned) {help_text}")

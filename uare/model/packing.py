@@ -1,0 +1,217 @@
+"""Packed interleaved sequences: items -> rows, RoPE positions and the split attention mask.
+
+A *sequence plan* is a list of items; several plans pack back to back into one batch row
+(``batch_size = 1`` packing, as BAGEL trains). The rules (bagel.md §1.6–1.7):
+
+- text: ``<|im_start|>`` + ids + ``<|im_end|>``, positions +1 per token, causal;
+- ViT image: ``<|vision_start|>`` + patches + ``<|vision_end|>``, all at one position r, full
+  attention inside; the counter then moves to r + 1;
+- clean VAE image: the same bracket, latent tokens at r, full; counter to r + 1;
+- noisy VAE image (flow loss): the same bracket at r, full inside, but the counter does *not*
+  advance and the split's keys are hidden from every token outside it.
+
+Every split sees all earlier splits of its sample (except noisy ones); samples never see each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from uare.model.image_transforms import latent_patchify, latent_position_ids
+
+
+@dataclass
+class TextItem:
+    """Text tokens (without the wrapping specials). ``loss``: train to predict ids + ``<|im_end|>``."""
+
+    ids: list[int]
+    loss: bool = False
+
+
+@dataclass
+class ViTItem:
+    """An understanding image: patches [n, p*p*3] in (row, col, channel) order and its patch grid."""
+
+    patches: torch.Tensor
+    grid: tuple[int, int]
+
+
+@dataclass
+class VAEItem:
+    """A generation image as scaled VAE latents [C, H, W]; ``noisy`` makes it a flow target at time ``t``.
+
+    ``t`` follows BAGEL: x_t = (1 - t) x0 + t eps, t = 1 is pure noise, t = 0 the clean image.
+    """
+
+    latent: torch.Tensor
+    noisy: bool = False
+    t: float | None = None
+
+
+Item = TextItem | ViTItem | VAEItem
+
+
+@dataclass
+class PackedBatch:
+    """Everything the packed forward needs, with row indexes into the packed sequence."""
+
+    input_ids: torch.Tensor  # [N] token ids of text / bracket rows (0 elsewhere)
+    positions: torch.Tensor  # [N]
+    mask: torch.Tensor  # [N, N] bool, True = may attend
+    gen: torch.Tensor  # [N] bool, latent rows (gen expert)
+    text_rows: torch.Tensor  # rows embedded from input_ids
+    vit_rows: torch.Tensor
+    vit_patches: torch.Tensor  # [Nv, p*p*3]
+    vit_positions: torch.Tensor  # [Nv] r * max_side + c
+    vit_cu_seqlens: torch.Tensor  # [n_vit + 1] int32
+    latent_rows: torch.Tensor
+    latent_x0: torch.Tensor  # [Nl, p*p*C]
+    latent_positions: torch.Tensor  # [Nl]
+    latent_t: torch.Tensor  # [Nl], 0 for clean latents
+    latent_noisy: torch.Tensor  # [Nl] bool
+    latent_image: torch.Tensor  # [Nl] which VAE image each latent token belongs to
+    ce_rows: torch.Tensor  # rows whose next-token logits carry the CE loss
+    ce_labels: torch.Tensor
+    sample_lens: list[int] = field(default_factory=list)
+    split_modes: list[list[tuple[int, str]]] = field(default_factory=list)
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.positions.numel())
+
+
+def split_mask(splits: list[tuple[int, str]]) -> torch.Tensor:
+    """The attention mask of one sample from its splits ``(length, mode)``, mode in causal / full / noise."""
+    n = sum(length for length, _ in splits)
+    mask = torch.zeros(n, n, dtype=torch.bool)
+    start = 0
+    noisy_keys = torch.zeros(n, dtype=torch.bool)
+    for length, mode in splits:
+        end = start + length
+        if mode not in ("causal", "full", "noise"):
+            raise ValueError(f"unknown split mode {mode!r}")
+        # everything earlier, except the keys of earlier noisy splits
+        mask[start:end, :start] = ~noisy_keys[:start]
+        if mode == "causal":
+            mask[start:end, start:end] = torch.ones(length, length, dtype=torch.bool).tril()
+        else:
+            mask[start:end, start:end] = True
+        if mode == "noise":
+            noisy_keys[start:end] = True
+        start = end
+    return mask
+
+
+def pack(plans: list[list[Item]], special, max_vit_side: int, max_latent_size: int, latent_patch: int = 2,
+         t_sampler=None) -> PackedBatch:
+    """Pack sequence plans into one :class:`PackedBatch`.
+
+    ``special`` provides the ids ``bos``, ``eos``, ``start_of_image``, ``end_of_image`` (read from the
+    tokenizer). ``t_sampler()`` gives t for noisy VAE items whose ``t`` is None.
+    """
+    ids, pos, gen = [], [], []
+    text_rows, vit_rows, lat_rows = [], [], []
+    vit_patches, vit_pos, vit_lens = [], [], []
+    lat_x0, lat_pos, lat_t, lat_noisy, lat_img = [], [], [], [], []
+    ce_rows, ce_labels = [], []
+    masks, sample_lens, all_splits = [], [], []
+    row = 0
+    n_img = 0
+    for plan in plans:
+        if not plan:
+            raise ValueError("empty sequence plan")
+        splits: list[tuple[int, str]] = []
+        r = 0
+        start_row = row
+        for item in plan:
+            if isinstance(item, TextItem):
+                toks = [special.bos, *item.ids, special.eos]
+                for i, tok in enumerate(toks):
+                    ids.append(tok)
+                    pos.append(r + i)
+                    gen.append(False)
+                    text_rows.append(row + i)
+                if item.loss:
+                    targets = [*item.ids, special.eos]
+                    ce_rows.extend(range(row, row + len(targets)))
+                    ce_labels.extend(targets)
+                splits.append((len(toks), "causal"))
+                row += len(toks)
+                r += len(toks)
+            elif isinstance(item, ViTItem):
+                n = item.patches.shape[0]
+                h, w = item.grid
+                if h * w != n:
+                    raise ValueError(f"ViT grid {h}x{w} does not match {n} patches")
+                _bracket(ids, pos, gen, text_rows, row, r, n, special)
+                vit_rows.extend(range(row + 1, row + 1 + n))
+                vit_patches.append(item.patches)
+                gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+                if h > max_vit_side or w > max_vit_side:
+                    raise ValueError(f"ViT grid {h}x{w} exceeds the {max_vit_side}x{max_vit_side} position table")
+                vit_pos.append((gy * max_vit_side + gx).flatten())
+                vit_lens.append(n)
+                splits.append((n + 2, "full"))
+                row += n + 2
+                r += 1
+            elif isinstance(item, VAEItem):
+                tokens = latent_patchify(item.latent, latent_patch)
+                c_h, c_w = item.latent.shape[1] // latent_patch, item.latent.shape[2] // latent_patch
+                n = tokens.shape[0]
+                _bracket(ids, pos, gen, text_rows, row, r, n, special, gen_inside=True)
+                lat_rows.extend(range(row + 1, row + 1 + n))
+                lat_x0.append(tokens)
+                lat_pos.append(latent_position_ids(c_h, c_w, max_latent_size))
+                if item.noisy:
+                    t = item.t if item.t is not None else (t_sampler() if t_sampler else 1.0)
+                else:
+                    t = 0.0
+                lat_t.append(torch.full((n,), float(t)))
+                lat_noisy.append(torch.full((n,), bool(item.noisy)))
+                lat_img.append(torch.full((n,), n_img, dtype=torch.long))
+                n_img += 1
+                splits.append((n + 2, "noise" if item.noisy else "full"))
+                row += n + 2
+                if not item.noisy:
+                    r += 1
+            else:
+                raise TypeError(f"unknown sequence item {type(item).__name__}")
+        masks.append(split_mask(splits))
+        sample_lens.append(row - start_row)
+        all_splits.append(splits)
+
+    mask = torch.block_diag(*masks) if len(masks) > 1 else masks[0]
+    d = latent_patch * latent_patch
+    return PackedBatch(
+        input_ids=torch.tensor(ids, dtype=torch.long),
+        positions=torch.tensor(pos, dtype=torch.long),
+        mask=mask,
+        gen=torch.tensor(gen, dtype=torch.bool),
+        text_rows=torch.tensor(text_rows, dtype=torch.long),
+        vit_rows=torch.tensor(vit_rows, dtype=torch.long),
+        vit_patches=torch.cat(vit_patches) if vit_patches else torch.zeros(0, 0),
+        vit_positions=torch.cat(vit_pos) if vit_pos else torch.zeros(0, dtype=torch.long),
+        vit_cu_seqlens=torch.tensor([0, *torch.tensor(vit_lens).cumsum(0).tolist()] if vit_lens else [0],
+                                    dtype=torch.int32),
+        latent_rows=torch.tensor(lat_rows, dtype=torch.long),
+        latent_x0=torch.cat(lat_x0) if lat_x0 else torch.zeros(0, d),
+        latent_positions=torch.cat(lat_pos) if lat_pos else torch.zeros(0, dtype=torch.long),
+        latent_t=torch.cat(lat_t) if lat_t else torch.zeros(0),
+        latent_noisy=torch.cat(lat_noisy) if lat_noisy else torch.zeros(0, dtype=torch.bool),
+        latent_image=torch.cat(lat_img) if lat_img else torch.zeros(0, dtype=torch.long),
+        ce_rows=torch.tensor(ce_rows, dtype=torch.long),
+        ce_labels=torch.tensor(ce_labels, dtype=torch.long),
+        sample_lens=sample_lens,
+        split_modes=all_splits,
+    )
+
+
+def _bracket(ids, pos, gen, text_rows, row, r, n, special, gen_inside: bool = False) -> None:
+    """Rows of an image block: start special, n image rows, end special, all at position r."""
+    ids.extend([special.start_of_image] + [0] * n + [special.end_of_image])
+    pos.extend([r] * (n + 2))
+    # the bracketing specials are text tokens: always the und expert
+    gen.extend([False] + [gen_inside] * n + [False])
+    text_rows.extend([row, row + n + 1])
