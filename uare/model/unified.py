@@ -248,11 +248,13 @@ class UAREModel(nn.Module):
 
     @torch.no_grad()
     def generate_text(self, ctx: Context, special, max_new_tokens: int = 256, temperature: float = 0.0,
-                      generator: torch.Generator | None = None, prefix: list[int] | None = None) -> GeneratedText:
+                      generator: torch.Generator | None = None, prefix: list[int] | None = None,
+                      min_new_tokens: int = 0) -> GeneratedText:
         """Decode a new text segment with the KV cache: greedy (temperature 0) or sampled.
 
         The segment starts with ``<|im_start|>`` (+ ``prefix``) and stops on ``<|im_end|>``, which is fed
         too, so the returned context holds the closed segment: later image generation attends to it.
+        ``<|im_end|>`` is banned for the first ``min_new_tokens`` tokens.
         """
         toks = [special.bos, *(prefix or [])]
         pos = torch.arange(ctx.next_pos, ctx.next_pos + len(toks), device=self.device)
@@ -260,8 +262,10 @@ class UAREModel(nn.Module):
         next_pos = ctx.next_pos + len(toks)
         out: list[int] = []
         finished = False
-        for _ in range(max_new_tokens):
+        for step in range(max_new_tokens):
             logits = self.language_model.lm_head(h[-1:]).float()[0]
+            if step < min_new_tokens:
+                logits[special.eos] = float("-inf")
             if temperature <= 0:
                 tok = int(logits.argmax())
             else:
