@@ -33,10 +33,6 @@ from uare.io import (
 
 #: Commands of the full tool that are not implemented yet: name -> (one-line help, what it will do).
 PLANNED: dict[str, tuple[str, str]] = {
-    "assess": ("assess an image's quality in words, with a score", "a quality analysis text and a 1-5 score"),
-    "compare": ("compare the quality of two images", "which of two images is better, and why"),
-    "restore": ("restore a degraded image", "assessment-guided restoration of a degraded image"),
-    "enhance": ("enhance an image (low light, haze, ...)", "enhancement of a clean but imperfect image"),
     "eval": ("evaluate a model on a benchmark", "PSNR/SSIM/LPIPS and SRCC/PLCC on standard benchmarks"),
     "bench": ("measure inference speed and memory", "latency, throughput and memory of each task"),
     "train": ("train or fine-tune the model", "the staged UARE training recipe"),
@@ -159,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     from uare.cli_checkpoint import add_parsers as add_checkpoint_parsers
 
     add_checkpoint_parsers(sub)
+    from uare.cli_infer import add_parsers as add_infer_parsers
+
+    add_infer_parsers(sub)
 
     for name, (help_text, _) in PLANNED.items():
         p = sub.add_parser(name, help=f"(planned) {help_text}", description=f"(planned) {help_text}")

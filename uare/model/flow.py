@@ -34,11 +34,17 @@ def flow_target(x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     return noise - x0
 
 
-def sampling_schedule(num_steps: int, shift: float) -> torch.Tensor:
-    """``num_steps`` times from 1 to 0 (float32, as BAGEL builds them), shifted. N - 1 model calls."""
+def sampling_schedule(num_steps: int, shift: float, t_start: float = 1.0) -> torch.Tensor:
+    """``num_steps`` times from ``t_start`` (1: pure noise) to 0, float32 as BAGEL builds them, shifted.
+
+    N timesteps mean N - 1 model evaluations. ``t_start`` < 1 starts part-way, from a partly
+    noised initial latent (e.g. the degraded image's).
+    """
     if num_steps < 2:
         raise ValueError(f"need at least 2 timesteps (1 model evaluation), got {num_steps}")
-    return shift_timesteps(torch.linspace(1, 0, num_steps, dtype=torch.float32), shift)
+    if not 0 < t_start <= 1:
+        raise ValueError(f"t_start must be in (0, 1], got {t_start}")
+    return shift_timesteps(torch.linspace(t_start, 0, num_steps, dtype=torch.float32), shift)
 
 
 def euler_sample(velocity: Callable[[torch.Tensor, float], torch.Tensor], x: torch.Tensor,

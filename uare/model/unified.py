@@ -247,6 +247,16 @@ class UAREModel(nn.Module):
         return self.language_model.lm_head(h[-1:]).float()[0]
 
     @torch.no_grad()
+    def continuation_logprob(self, ctx: Context, ids: list[int], special, prefix: list[int] | None = None) -> float:
+        """log p(ids | context, ``<|im_start|>`` + prefix): teacher-forced, summed over the tokens."""
+        toks = [special.bos, *(prefix or []), *ids]
+        pos = torch.arange(ctx.next_pos, ctx.next_pos + len(toks), device=self.device)
+        h, _ = self._run_chunk(ctx, self.embed_text(self._ids(toks)), None, pos, causal=True, update=False)
+        start = 1 + len(prefix or [])
+        logp = torch.log_softmax(self.language_model.lm_head(h[start - 1:-1]).float(), dim=-1)
+        return float(logp.gather(1, self._ids(ids)[:, None]).sum())
+
+    @torch.no_grad()
     def generate_text(self, ctx: Context, special, max_new_tokens: int = 256, temperature: float = 0.0,
                       generator: torch.Generator | None = None, prefix: list[int] | None = None,
                       min_new_tokens: int = 0) -> GeneratedText:
@@ -293,19 +303,20 @@ class UAREModel(nn.Module):
                          cfg_interval: tuple[float, float] = (0.0, 1.0), renorm: str = "global",
                          renorm_min: float = 0.0, text_uncond: Context | None = None,
                          img_uncond: Context | None = None, generator: torch.Generator | None = None,
-                         x_init: torch.Tensor | None = None, callback=None) -> torch.Tensor:
+                         x_init: torch.Tensor | None = None, t_start: float = 1.0, callback=None) -> torch.Tensor:
         """Sample latent tokens [h*w, p*p*C] by the shifted Euler sampler with three-context guidance.
 
         The contexts are computed once (their KV caches); each step runs only the noisy block against
         them. Guidance applies while ``cfg_interval[0] < t <= cfg_interval[1]``, and an unconditional
         pass runs only when its scale is above 1. ``x_init`` replaces the initial Gaussian draw
-        (``torch.randn(h*w, p*p*C)`` from ``generator`` on the CPU, as BAGEL draws it).
+        (``torch.randn(h*w, p*p*C)`` from ``generator`` on the CPU, as BAGEL draws it); with
+        ``t_start`` < 1 the sampler starts part-way, ``x_init`` then being a partly noised latent.
         """
         n = grid[0] * grid[1]
         if x_init is None:
             x_init = torch.randn(n, self.config.patch_latent_dim, generator=generator)
         x = x_init.to(self.device, torch.float32)
-        ts = sampling_schedule(num_steps, timestep_shift)
+        ts = sampling_schedule(num_steps, timestep_shift, t_start)
 
         def v_of(xt: torch.Tensor, t: float) -> torch.Tensor:
             v_c = self.velocity(ctx, xt, t, grid, special)

@@ -1,0 +1,224 @@
+"""``uare assess``, ``uare compare``, ``uare restore`` and ``uare enhance``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from uare.errors import ImageReadError, UareError
+from uare.io import DEFAULT_MAX_PIXELS, iter_inputs, output_format, write_image, write_json_atomic
+
+TASKS = ("auto", "sr", "denoise", "deblur", "jpeg", "lowlight", "dehaze", "derain")
+
+RESTORE_EPILOG = """\
+assess, then restore:
+  by default the model first writes a four-part analysis (user intent, quality analysis,
+  enhancement plan, expected result) that stays in its context while it generates the image;
+  --no-assess uses the plain instruction only; --analysis TEXT supplies (or edits) the plan.
+
+images:
+  EXIF orientation is applied; 16-bit stays 16-bit; grayscale stays grayscale; alpha is kept
+  and reattached; palette / CMYK images become RGB. Large outputs are processed in overlapping
+  tiles (--tile / --overlap) with blended seams. The output format follows OUT's extension.
+
+folders:
+  IN may be a folder: outputs keep the input names (extension from --ext if given), unreadable
+  files are reported and skipped (exit code 2 at the end), nothing is overwritten without
+  --overwrite, every write is atomic. --sidecar writes NAME.json with the analysis next to each
+  output; --json prints one JSON object per image on stdout.
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="DIR", default=None,
+                   help="checkpoint folder (BAGEL or uare layout; default: the shipped uare-tiny)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
+    p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="weights dtype (default: fp32)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help=f"refuse larger images (default: {DEFAULT_MAX_PIXELS:,})")
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register the inference commands."""
+    a = sub.add_parser("assess", help="score and describe the quality of images",
+                       description="Score (1-5, expected value over the five Q-Align levels) and describe images.")
+    a.add_argument("images", nargs="+", metavar="IMG", help="image files or folders")
+    a.add_argument("--json", action="store_true", help="print JSON (one object per image)")
+    a.add_argument("--no-describe", action="store_true", help="score only, no written description")
+    _common(a)
+    a.set_defaults(func=cmd_assess)
+
+    c = sub.add_parser("compare", help="which of two images has the better quality, and why")
+    c.add_argument("a", metavar="A")
+    c.add_argument("b", metavar="B")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    _common(c)
+    c.set_defaults(func=cmd_compare)
+
+    for name, tasks, default, helptext in (
+        ("restore", TASKS, "auto", "restore (or super-resolve) an image or a folder, assessing it first"),
+        ("enhance", ("lowlight", "dehaze"), "lowlight", "enhance a low-light or hazy image or folder"),
+    ):
+        r = sub.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".",
+                           epilog=RESTORE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        r.add_argument("input", metavar="IN", help="image file or folder")
+        r.add_argument("-o", "--output", metavar="OUT", required=True, help="output file or folder")
+        r.add_argument("--task", choices=tasks, default=default, help=f"what to do (default: {default})")
+        if name == "restore":
+            r.add_argument("--scale", type=int, choices=(1, 2, 4), default=1, help="super-resolution factor")
+        r.add_argument("--no-assess", action="store_true", help="skip the analysis; plain instruction only")
+        r.add_argument("--analysis", metavar="TEXT", default=None, help="use this analysis / plan instead")
+        r.add_argument("--steps", type=int, default=None, help="flow steps (default: the model's)")
+        r.add_argument("--cfg-text", type=float, default=None, help="text guidance scale (1 = off)")
+        r.add_argument("--cfg-img", type=float, default=None, help="image guidance scale (1 = off)")
+        r.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same output")
+        r.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in output pixels (0 = off)")
+        r.add_argument("--overlap", type=int, default=None, metavar="M", help="tile overlap in pixels")
+        r.add_argument("--ext", default=None, help="output extension in folder mode, e.g. png")
+        r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+        r.add_argument("--sidecar", action="store_true", help="write OUT.json with the analysis next to each output")
+        r.add_argument("--json", action="store_true", help="print one JSON object per image")
+        _common(r)
+        r.set_defaults(func=cmd_restore, command_name=name)
+
+
+def _load(args: argparse.Namespace):
+    import warnings
+
+    from uare.infer import UARE
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = UARE.from_pretrained(args.model, device=args.device, dtype=args.dtype)
+    for w in caught:
+        print(f"uare: warning: {w.message}", file=sys.stderr)
+    return model
+
+
+def _inputs(paths: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        out.extend(iter_inputs(Path(p)))
+    return out
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    inputs = _inputs(args.images)
+    model = _load(args)
+    skipped = 0
+    for path in tqdm(inputs, desc="assess", unit="img", file=sys.stderr, disable=None if len(inputs) > 1 else True):
+        try:
+            a = model.assess(path, describe=not args.no_describe, max_pixels=args.max_pixels)
+        except ImageReadError as e:
+            if len(inputs) == 1:
+                raise
+            skipped += 1
+            tqdm.write(f"uare: skipped {e}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({"image": str(path), **a.to_dict()}))
+        else:
+            probs = ", ".join(f"{k} {v:.2f}" for k, v in a.level_probs.items())
+            print(f"{path}: {a.score:.2f}/5 ({a.level}) [{probs}]" + (f"\n  {a.text}" if a.text else ""))
+    if len(inputs) > 1:
+        print(f"assessed {len(inputs) - skipped}, skipped {skipped}", file=sys.stderr)
+    return 2 if skipped else 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    model = _load(args)
+    c = model.compare(args.a, args.b, max_pixels=args.max_pixels)
+    if args.json:
+        print(json.dumps({"a": args.a, "b": args.b, **c.to_dict()}))
+    else:
+        better = args.a if c.preferred == "first" else args.b
+        print(f"{better} is better (probability {c.probability:.2f})\n  {c.text}")
+    return 0
+
+
+def _plan_outputs(src: Path, dst: Path, ext: str | None, inputs: list[Path]) -> list[tuple[Path, Path]]:
+    if src.is_dir():
+        if dst.exists() and not dst.is_dir():
+            raise UareError(f"{dst}: exists and is not a folder; a folder input needs an output folder")
+        if dst.resolve() == src.resolve():
+            raise UareError(f"{dst}: output folder is the input folder; choose another -o to keep the originals")
+        ext = ext if ext is None or ext.startswith(".") else "." + ext
+        plan = [(p, dst / (p.stem + (ext or p.suffix.lower()))) for p in inputs]
+        names = [o for _, o in plan]
+        if len(set(names)) != len(names):
+            raise UareError("two inputs would be written to the same output name; use unique names or drop --ext")
+        return plan
+    out = dst / (src.stem + (ext or src.suffix.lower())) if dst.is_dir() else dst
+    return [(src, out)]
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    src, dst = Path(args.input), Path(args.output)
+    inputs = iter_inputs(src)
+    plan = _plan_outputs(src, dst, args.ext, inputs)
+    for _, out in plan:
+        output_format(out)
+    if not args.overwrite:
+        existing = [o for _, o in plan if o.exists()] + [o.with_suffix(".json") for _, o in plan
+                                                          if args.sidecar and o.with_suffix(".json").exists()]
+        if existing:
+            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+            raise UareError(f"{existing[0]}{more}: output already exists; pass --overwrite to replace it")
+    model = _load(args)
+    if src.is_dir():
+        dst.mkdir(parents=True, exist_ok=True)
+    task = args.task
+    kw: dict[str, Any] = dict(task=task, scale=getattr(args, "scale", 1), assess=not args.no_assess,
+                              analysis=args.analysis, steps=args.steps, cfg_text=args.cfg_text, cfg_img=args.cfg_img,
+                              seed=args.seed, tile=args.tile, overlap=args.overlap, max_pixels=args.max_pixels)
+    single = len(plan) == 1 and not src.is_dir()
+    skipped = 0
+    bar = tqdm(plan, desc=args.command_name, unit="img", file=sys.stderr, disable=None if not single else True)
+    for inp, out in bar:
+        try:
+            if single and sys.stderr.isatty():
+                steps_bar = tqdm(desc="restore", file=sys.stderr, leave=False)
+
+                def progress(stage: str, i: int, n: int, b=steps_bar) -> None:
+                    b.total = n
+                    b.set_description(stage)
+                    b.n = i
+                    b.refresh()
+
+                r = model.restore(inp, progress=progress, **kw)
+                steps_bar.close()
+            else:
+                r = model.restore(inp, **kw)
+        except ImageReadError as e:
+            if single:
+                raise
+            skipped += 1
+            tqdm.write(f"uare: skipped {e}", file=sys.stderr)
+            continue
+        pixels, alpha = _split_alpha(r.image)
+        notes = write_image(out, pixels, alpha, overwrite=args.overwrite)
+        record = {"input": str(inp), "output": str(out), **r.to_dict(), "notes": r.notes + notes}
+        if args.sidecar:
+            write_json_atomic(out.with_suffix(".json"), record, overwrite=args.overwrite)
+        if args.json:
+            print(json.dumps(record))
+        else:
+            msg = f"{inp} -> {out} ({r.image.shape[1]}x{r.image.shape[0]}, {r.seconds:.1f} s"
+            msg += f", {r.tiles} tiles)" if r.tiles > 1 else ")"
+            print(msg + (f"\n  {r.analysis}" if r.analysis and single else ""))
+    if not single:
+        print(f"restored {len(plan) - skipped}, skipped {skipped} -> {dst}", file=sys.stderr)
+    return 2 if skipped else 0
+
+
+def _split_alpha(img):
+    if img.ndim == 3 and img.shape[2] in (2, 4):
+        return img[:, :, :-1], img[:, :, -1]
+    return img, None

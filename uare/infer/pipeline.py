@@ -1,0 +1,351 @@
+"""``UARE``: assess, compare, restore and enhance with one model.
+
+"Assess, then restore": with ``assess=True`` the understanding expert first writes the four-part
+analysis after the instruction; those tokens stay in the KV cache, and the generation expert then
+runs the flow sampler over the restored image's latents attending to the image *and* the analysis.
+With ``assess=False`` the image is generated right after a plain instruction, and
+``analysis="..."`` puts the user's own (or edited) plan in the context instead.
+
+Sequence formats are those of :mod:`uare.prompts`; sampling defaults come from the model folder's
+``inference.json`` when it has one (see :class:`InferenceDefaults`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+from uare import prompts
+from uare.errors import UareError
+from uare.infer.images import ImageInput, Prepared, finish, prepare
+from uare.infer.outputs import Assessment, Comparison, Restoration
+from uare.infer.tiling import Window, process_tiled
+from uare.io import DEFAULT_MAX_PIXELS
+from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
+from uare.model.image_transforms import latent_patchify, latent_unpatchify, resize_to_stride, vit_patchify
+from uare.model.unified import Context
+from uare.quality import LEVELS, expected_score, parse_description
+
+#: Where the shipped default model lives inside the package.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "weights" / "uare-tiny"
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class InferenceDefaults:
+    """Sampling and tiling defaults; a model folder may override them in ``inference.json``."""
+
+    steps: int = 20
+    timestep_shift: float = 1.0
+    cfg_text: float = 1.0
+    cfg_img: float = 1.0
+    cfg_interval: tuple[float, float] = (0.0, 1.0)
+    cfg_renorm: str = "global"
+    init: str = "noise"  # "noise", or "degraded": start from the degraded image's latent noised to t_start
+    t_start: float = 1.0
+    tile: int = 512
+    overlap: int = 64
+    max_untiled_side: int = 768
+    max_analysis_tokens: int = 200
+    max_description_tokens: int = 80
+    max_compare_tokens: int = 120
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> InferenceDefaults:
+        path = folder / "inference.json"
+        if not path.is_file():
+            return cls()
+        d = json.loads(path.read_text())
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise UareError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if "cfg_interval" in d:
+            d["cfg_interval"] = tuple(d["cfg_interval"])
+        return cls(**d)
+
+
+class UARE:
+    """One model for image quality assessment, comparison, restoration and enhancement."""
+
+    def __init__(self, checkpoint: Checkpoint, defaults: InferenceDefaults | None = None, is_random: bool = False):
+        self.ck = checkpoint
+        self.model = checkpoint.model
+        self.vae = checkpoint.vae
+        self.tokenizer = checkpoint.tokenizer
+        self.special = checkpoint.tokenizer.special
+        self.config = checkpoint.config
+        self.defaults = defaults or InferenceDefaults()
+        self.is_random = is_random
+        self._level_ids = self.tokenizer.level_ids(LEVELS)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device | None = "cpu",
+                        dtype: str | torch.dtype | None = "fp32") -> UARE:
+        """Load a BAGEL or uare checkpoint folder; ``None`` means the shipped default model.
+
+        Until trained uare-tiny weights are shipped, ``None`` builds a *random* tiny model (seed 0)
+        and warns: its outputs are meaningless, but every code path runs.
+        """
+        if path is None:
+            if (DEFAULT_MODEL_DIR / "config.json").is_file():
+                path = DEFAULT_MODEL_DIR
+            else:
+                warnings.warn("no trained uare-tiny weights are shipped with this version: using a RANDOM tiny "
+                              "model (outputs are meaningless); pass --model DIR for a real checkpoint",
+                              stacklevel=2)
+                return cls(_random_default(device, dtype), InferenceDefaults(steps=8), is_random=True)
+        folder = Path(path)
+        ck = load_checkpoint(folder, device=device, dtype=dtype)
+        return cls(ck, InferenceDefaults.from_folder(folder))
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    # ------------------------------------------------------------------ building blocks
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text)
+
+    def _vit_input(self, rgb: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
+        """Resize (aspect kept, multiples of the patch) to the ViT's grid and patchify."""
+        vit = self.config.vit
+        side = min(vit.image_size, vit.patch_size * self.config.vit_max_num_patch_per_side)
+        pil = Image.fromarray(np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+        small = resize_to_stride(pil, max_size=side, min_size=min(224, side), stride=vit.patch_size)
+        x = torch.from_numpy(np.asarray(small, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
+        return vit_patchify(x, vit.patch_size)
+
+    def _with_vit(self, ctx: Context, rgb: np.ndarray) -> Context:
+        patches, grid = self._vit_input(rgb)
+        return self.model.prefill_vit(ctx, patches, grid, self.special)
+
+    def _encode(self, rgb: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
+        """float RGB (sides multiples of 16) -> latent tokens [h*w, 64] and their grid."""
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(self.device, self.vae.encoder.conv_in.weight.dtype)
+        with torch.no_grad():
+            z = self.vae.encode(x * 2 - 1)[0].float()
+        p = self.config.latent_patch_size
+        return latent_patchify(z, p), (z.shape[1] // p, z.shape[2] // p)
+
+    def _decode(self, tokens: torch.Tensor, grid: tuple[int, int]) -> np.ndarray:
+        p, c = self.config.latent_patch_size, self.config.latent_channels
+        z = latent_unpatchify(tokens, grid[0], grid[1], p, c)[None]
+        with torch.no_grad():
+            x = self.vae.decode(z.to(self.vae.encoder.conv_in.weight.dtype))
+        return ((x[0].float().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).cpu().numpy()
+
+    # ------------------------------------------------------------------ assess / compare
+    @torch.no_grad()
+    def assess(self, image: ImageInput, describe: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS
+               ) -> Assessment:
+        """Score (expected value over the five level words, Q-Align style) and describe the quality."""
+        prep = image if isinstance(image, Prepared) else prepare(image, max_pixels)
+        ctx_v = self._with_vit(Context(), prep.rgb)
+        ctx = self.model.prefill_text(ctx_v, self._ids(prompts.assess_instruction()), self.special)
+        logits = self.model.next_token_logits(ctx, self._ids(prompts.SCORE_PREFIX), self.special)
+        probs = torch.softmax(logits[self._level_ids], dim=0).tolist()
+        level_probs = {lv: round(float(p), 6) for lv, p in zip(LEVELS, probs, strict=True)}
+        score = float(expected_score(level_probs))
+        level = LEVELS[int(np.argmax(probs))]
+        text, degradations = "", []
+        if describe:
+            ctx_d = self.model.prefill_text(ctx_v, self._ids(prompts.describe_instruction()), self.special)
+            out = self.model.generate_text(ctx_d, self.special, self.defaults.max_description_tokens)
+            text = self.tokenizer.decode(out.ids).strip()
+            degradations = _parse_degradations(text)
+        return Assessment(round(score, 4), level, level_probs, degradations, text)
+
+    @torch.no_grad()
+    def compare(self, a: ImageInput, b: ImageInput, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Comparison:
+        """Which image is better: the probability compares the two canonical answers' likelihoods."""
+        pa, pb = prepare(a, max_pixels), prepare(b, max_pixels)
+        ctx = self._with_vit(self._with_vit(Context(), pa.rgb), pb.rgb)
+        ctx = self.model.prefill_text(ctx, self._ids(prompts.compare_instruction()), self.special)
+        lp_first = self.model.continuation_logprob(ctx, self._ids("The first image is better"), self.special)
+        lp_second = self.model.continuation_logprob(ctx, self._ids("The second image is better"), self.special)
+        p_first = float(torch.sigmoid(torch.tensor(lp_first - lp_second)))
+        out = self.model.generate_text(ctx, self.special, self.defaults.max_compare_tokens)
+        text = self.tokenizer.decode(out.ids).strip()
+        preferred = "first" if p_first >= 0.5 else "second"
+        return Comparison(preferred, round(max(p_first, 1 - p_first), 6), text)
+
+    # ------------------------------------------------------------------ restore
+    def _context(self, lq: np.ndarray, instr: list[int], analysis: list[int] | None) -> tuple[Context, ...]:
+        """Conditional context I, V, T(instruction)[, T(analysis)] and its two guidance variants."""
+        tokens, grid = self._encode(lq)
+        ctx_img = self.model.prefill_vae(Context(), tokens, grid, self.special)
+        ctx_img = self._with_vit(ctx_img, lq)
+        ctx = self.model.prefill_text(ctx_img, instr, self.special)
+        if analysis is not None:
+            ctx = self.model.prefill_text(ctx, analysis, self.special)
+        return ctx, ctx_img, tokens, grid
+
+    def _img_uncond(self, instr: list[int], analysis: list[int] | None) -> Context:
+        ctx = self.model.prefill_text(Context(), instr, self.special)
+        return self.model.prefill_text(ctx, analysis, self.special) if analysis is not None else ctx
+
+    @torch.no_grad()
+    def restore(self, image: ImageInput, task: str = "auto", scale: int = 1, assess: bool = True,
+                analysis: str | None = None, steps: int | None = None, cfg_text: float | None = None,
+                cfg_img: float | None = None, seed: int = 0, tile: int | None = None, overlap: int | None = None,
+                timestep_shift: float | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                progress: Progress | None = None) -> Restoration:
+        """Restore (or super-resolve by ``scale``) an image; see the module docstring for ``assess`` / ``analysis``.
+
+        Images whose output side exceeds the model's untiled limit are processed in overlapping tiles
+        of ``tile`` px (default from the model); the analysis is written once for the whole image.
+        """
+        t0 = time.perf_counter()
+        d = self.defaults
+        if task not in prompts.RESTORE_TASKS:
+            raise UareError(f"unknown task {task!r}; choose from {', '.join(prompts.RESTORE_TASKS)}")
+        if scale not in (1, 2, 4):
+            raise UareError(f"scale must be 1, 2 or 4, got {scale}")
+        steps = int(steps if steps is not None else d.steps)
+        if steps < 1:
+            raise UareError(f"steps must be >= 1, got {steps}")
+        cfg_text = d.cfg_text if cfg_text is None else float(cfg_text)
+        cfg_img = d.cfg_img if cfg_img is None else float(cfg_img)
+        shift = d.timestep_shift if timestep_shift is None else float(timestep_shift)
+        prep = prepare(image, max_pixels)
+        h, w = prep.rgb.shape[:2]
+        ho, wo = h * scale, w * scale
+        if max_pixels is not None and ho * wo > max_pixels:
+            raise UareError(f"output of {wo}x{ho} exceeds the {max_pixels:,}-pixel limit; lower --scale or raise "
+                            "--max-pixels")
+        lq = prep.rgb if scale == 1 else cv2.resize(prep.rgb, (wo, ho), interpolation=cv2.INTER_CUBIC)
+        lq = np.clip(lq, 0, 1)
+        limit = self.config.max_latent_size * self.config.latent_downsample
+        tile = int(tile if tile is not None else (d.tile if max(ho, wo) > d.max_untiled_side else 0))
+        overlap = int(overlap if overlap is not None else d.overlap)
+        if tile == 0 and max(ho, wo) > limit:
+            tile = min(d.tile, limit - 16)
+        if tile and (tile % 16 or tile > limit - 16):
+            # edge tiles stretch by up to 15 px, and must still fit the latent position table
+            raise UareError(f"--tile must be a multiple of 16 and at most {limit - 16}, got {tile}")
+
+        instr = self._ids(prompts.restore_instruction(task, scale))
+        assessment = self.assess(prep) if assess and analysis is None else None
+        plan_text = analysis
+        if plan_text is None and assess:
+            # the analysis is written in the restoration context itself (whole image, downsized if tiled)
+            whole = lq if not tile else _fit(lq, d.max_untiled_side)
+            ctx, *_ = self._context(_pad16(whole), instr, None)
+            gen = self.model.generate_text(ctx, self.special, d.max_analysis_tokens)
+            plan_text = self.tokenizer.decode(gen.ids).strip()
+        plan = self._ids(plan_text) if plan_text is not None else None
+
+        g = torch.Generator().manual_seed(int(seed))
+        grid_h, grid_w = -(-ho // 16), -(-wo // 16)
+        noise = torch.randn(self.config.latent_channels, 2 * grid_h, 2 * grid_w, generator=g)
+        n_tiles = 1
+
+        def run(win: Window) -> np.ndarray:
+            crop = _pad16(lq[win.y0:win.y1, win.x0:win.x1])
+            ctx, ctx_img, tokens, grid = self._context(crop, instr, plan)
+            nz = noise[:, win.y0 // 8: win.y0 // 8 + 2 * grid[0], win.x0 // 8: win.x0 // 8 + 2 * grid[1]]
+            x = latent_patchify(nz, self.config.latent_patch_size)
+            t_start = 1.0
+            if d.init == "degraded":
+                t_start = d.t_start
+                x = (1 - t_start) * tokens.cpu() + t_start * x
+            guided = cfg_text > 1.0
+            cb = (lambda i, n: progress("denoise", i, n)) if progress and not tile else None
+            z = self.model.generate_latents(
+                ctx, grid, self.special, num_steps=steps + 1, timestep_shift=shift, cfg_text=cfg_text,
+                cfg_img=cfg_img, cfg_interval=d.cfg_interval, renorm=d.cfg_renorm,
+                text_uncond=ctx_img if guided else None,
+                img_uncond=self._img_uncond(instr, plan) if guided and cfg_img > 1.0 else None,
+                x_init=x, t_start=t_start, callback=cb)
+            return self._decode(z, grid)[: win.y1 - win.y0, : win.x1 - win.x0]
+
+        if tile:
+            tile_progress = (lambda i, n: progress("tiles", i, n)) if progress else None
+            out, n_tiles = process_tiled((ho, wo, 3), run, tile, min(overlap, tile - 16), 16, tile_progress)
+        else:
+            out = run(Window(0, ho, 0, wo))
+        result = finish(out, _rescaled(prep, scale))
+        notes = list(prep.notes)
+        if self.is_random:
+            notes.append("random model: the output is not a restoration")
+        return Restoration(result, plan_text, assessment, task, scale, steps, int(seed), n_tiles,
+                           round(time.perf_counter() - t0, 3), notes)
+
+    def enhance(self, image: ImageInput, task: str = "lowlight", **kw) -> Restoration:
+        """Enhancement (``lowlight`` or ``dehaze``): a restoration with that task."""
+        if task not in ("lowlight", "dehaze"):
+            raise UareError(f"enhance takes --task lowlight or dehaze, got {task!r}")
+        return self.restore(image, task=task, **kw)
+
+    # ------------------------------------------------------------------ batches
+    def assess_batch(self, images: Iterable[ImageInput], **kw) -> list[Assessment]:
+        return [self.assess(im, **kw) for im in images]
+
+    def restore_batch(self, images: Iterable[ImageInput], **kw) -> list[Restoration]:
+        return [self.restore(im, **kw) for im in images]
+
+
+def _pad16(rgb: np.ndarray) -> np.ndarray:
+    """Reflect-pad the bottom/right to multiples of 16 (one generation token)."""
+    h, w = rgb.shape[:2]
+    ph, pw = -h % 16, -w % 16
+    if not (ph or pw):
+        return np.ascontiguousarray(rgb)
+    mode = "reflect" if h > ph and w > pw else "edge"
+    return np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode=mode)
+
+
+def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    s = side / max(h, w)
+    if s >= 1:
+        return rgb
+    return cv2.resize(rgb, (max(16, round(w * s)), max(16, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def _rescaled(prep: Prepared, scale: int) -> Prepared:
+    return prep if scale == 1 else dataclasses.replace(prep)
+
+
+def _parse_degradations(text: str) -> list[dict[str, str]]:
+    try:
+        parsed = parse_description(text)
+    except ValueError:
+        return []
+    return [{"type": c, "severity": w, **({"kind": parsed.kinds[c]} if parsed.kinds.get(c) else {})}
+            for c, w in parsed.degradations.items()]
+
+
+def _random_default(device, dtype) -> Checkpoint:
+    """The stand-in default model: tiny config, weights as ``uare init-random --seed 0`` writes them."""
+    from uare.model.autoencoder import AutoEncoder
+    from uare.model.config import tiny
+    from uare.model.random_init import random_fill
+    from uare.model.tokenizer import train_quality_tokenizer
+    from uare.model.unified import UAREModel
+
+    tok = train_quality_tokenizer(vocab_size=2048, seed=0)
+    cfg = tiny(vocab_size=tok.vocab_size)
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    model, vae = UAREModel(cfg), AutoEncoder(cfg.vae)
+    fill = random_fill(0)
+    with torch.no_grad():
+        for module in (model, vae):
+            for k, v in module.state_dict().items():
+                v.copy_(fill(k, tuple(v.shape)))
+    model.to(dev, dt).eval()
+    vae.to(dev).eval()
+    return Checkpoint(model, vae, tok, cfg, "random", Path("<random>"))
