@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)
-    print(f"\n| task | size | tiles | latency (s) | peak RSS (MiB) |\n|---|---|---|---|---|")
+    print("\n| task | size | tiles | latency (s) | peak RSS (MiB) |\n|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
             print(f"| {r['what']} | {r['size']}² | - | error: {r['error']} | - |")

@@ -4,7 +4,6 @@ references, latent scaling, sampling, serialisation and a small overfit run. All
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -323,7 +322,6 @@ def test_tiny_autoencoder_overfits_one_image() -> None:
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
     target = torch.stack([torch.sin(3 * xx), torch.cos(2 * yy), xx * yy], dim=0)[None]  # in [-1, 1]
     opt = torch.optim.Adam(ae.parameters(), lr=1e-3)
-    start = time.perf_counter()
     losses = []
     for _ in range(150):
         loss = F.mse_loss(ae(target), target)
@@ -331,5 +329,4 @@ def test_tiny_autoencoder_overfits_one_image() -> None:
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    assert time.perf_counter() - start < 60
     assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])

@@ -313,3 +313,17 @@ def test_pack_uses_the_tokenizers_special_ids(tmp_path, tok):
     b = pack([[TextItem([5]), VAEItem(latent)]], t2.special, 8, 16)
     assert b.input_ids[0] == t2.special.bos and b.input_ids[2] == t2.special.eos
     assert b.input_ids[3] == t2.special.start_of_image and b.input_ids[-1] == t2.special.end_of_image
+
+
+def test_per_sample_attention_equals_the_block_diagonal_mask(model, tok):
+    patches, grid, latent = _image(0)
+    a = [ViTItem(patches, grid), TextItem(tok.encode("Rate it."), loss=True), VAEItem(latent, noisy=True, t=0.4)]
+    b = [TextItem(tok.encode("Hello there."), loss=True), VAEItem(latent), TextItem([5, 6], loss=True)]
+    c = model.config
+    batch = pack([a, b, a], tok.special, c.vit_max_num_patch_per_side, c.max_latent_size)
+    x = torch.randn(batch.num_rows, c.llm.hidden_size, generator=torch.Generator().manual_seed(0))
+    lm = model.language_model.model
+    with torch.no_grad():
+        h1, _ = lm(x, batch.gen, batch.positions, batch.attention())
+        h2, _ = lm(x, batch.gen, batch.positions, batch.mask)
+    assert (h1 - h2).abs().max() < 1e-5

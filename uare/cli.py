@@ -33,10 +33,6 @@ from uare.io import (
 
 #: Commands of the full tool that are not implemented yet: name -> (one-line help, what it will do).
 PLANNED: dict[str, tuple[str, str]] = {
-    "eval": ("evaluate a model on a benchmark", "PSNR/SSIM/LPIPS and SRCC/PLCC on standard benchmarks"),
-    "bench": ("measure inference speed and memory", "latency, throughput and memory of each task"),
-    "train": ("train or fine-tune the model", "the staged UARE training recipe"),
-    "demo": ("start the interactive web demo", "a local web demo of assessment and restoration"),
 }
 
 DEGRADE_EPILOG = """\
@@ -155,9 +151,21 @@ def build_parser() -> argparse.ArgumentParser:
     from uare.cli_checkpoint import add_parsers as add_checkpoint_parsers
 
     add_checkpoint_parsers(sub)
+
+    from uare.cli_train import add_parsers as add_train_parsers
+
+    add_train_parsers(sub)
+
+    from uare.cli_eval import add_parsers as add_eval_parsers
+
+    add_eval_parsers(sub)
+
     from uare.cli_infer import add_parsers as add_infer_parsers
 
     add_infer_parsers(sub)
+    from uare.cli_demo import add_parsers as add_demo_parsers
+
+    add_demo_parsers(sub)
 
     for name, (help_text, _) in PLANNED.items():
         p = sub.add_parser(name, help=f"(planned) {help_text}", description=f"(planned) {help_text}")

@@ -3,8 +3,8 @@
 Every task is a sequence of items (``I`` = the image as clean VAE latents, ``V`` = the image as ViT
 patches, ``T(...)`` = a text segment, ``*`` = trained / generated):
 
-- score:    V, T(assess instruction), T*("The quality of the image is <level>.")
-- describe: V, T(describe instruction), T*(description)
+- score:    V, T(SCORE_QUESTION), T*("The quality of the image is <level>.")
+- describe: V, T(assess instruction), T*(description)
 - compare:  V(a), V(b), T(compare instruction), T*(comparison)
 - restore:  I, V, T(task instruction), [T*(four-part analysis)], I*(restored image)
 
@@ -15,18 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from uare.quality import LEVELS, instruction
+from uare.quality import LEVELS, SCORE_QUESTION, instruction
 
 #: Prefix of the Q-Align-style answer; the next word is one of the five level words.
 SCORE_PREFIX = "The quality of the image is"
-
-DESCRIBE_INSTRUCTIONS: tuple[str, ...] = (
-    "Describe the quality of this image.",
-    "What is wrong with the quality of this photo?",
-    "List the visible degradations of this image and rate it.",
-    "Give a short quality description of this picture.",
-    "How good is this image, and what degrades it?",
-)
 
 #: Tasks a restoration can be asked for; ``auto`` lets the analysis decide.
 RESTORE_TASKS: tuple[str, ...] = ("auto", "sr", "denoise", "deblur", "jpeg", "lowlight", "dehaze", "derain")
@@ -41,14 +33,14 @@ def level_words() -> tuple[str, ...]:
     return tuple(LEVELS)
 
 
-def assess_instruction(rng: np.random.Generator | None = None) -> str:
-    return instruction("assess", rng if rng is not None else np.random.default_rng(0))
+def score_question() -> str:
+    """The fixed question before a Q-Align-style score answer."""
+    return SCORE_QUESTION
 
 
 def describe_instruction(rng: np.random.Generator | None = None) -> str:
-    if rng is None:
-        return DESCRIBE_INSTRUCTIONS[0]
-    return DESCRIBE_INSTRUCTIONS[int(rng.integers(len(DESCRIBE_INSTRUCTIONS)))]
+    """An ``assess`` request, answered by a quality description."""
+    return instruction("assess", rng if rng is not None else np.random.default_rng(0))
 
 
 def compare_instruction(rng: np.random.Generator | None = None) -> str:

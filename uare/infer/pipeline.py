@@ -154,7 +154,7 @@ class UARE:
         """Score (expected value over the five level words, Q-Align style) and describe the quality."""
         prep = image if isinstance(image, Prepared) else prepare(image, max_pixels)
         ctx_v = self._with_vit(Context(), prep.rgb)
-        ctx = self.model.prefill_text(ctx_v, self._ids(prompts.assess_instruction()), self.special)
+        ctx = self.model.prefill_text(ctx_v, self._ids(prompts.score_question()), self.special)
         logits = self.model.next_token_logits(ctx, self._ids(prompts.SCORE_PREFIX), self.special)
         probs = torch.softmax(logits[self._level_ids], dim=0).tolist()
         level_probs = {lv: round(float(p), 6) for lv, p in zip(LEVELS, probs, strict=True)}

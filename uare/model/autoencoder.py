@@ -55,21 +55,21 @@ def swish(x: Tensor) -> Tensor:
     return x * torch.sigmoid(x)
 
 
-def _norm(channels: int) -> nn.GroupNorm:
+def _norm(channels: int, groups: int = 32) -> nn.GroupNorm:
     # FLUX uses 32 groups with eps 1e-6 everywhere (not PyTorch's default 1e-5).
-    return nn.GroupNorm(num_groups=32, num_channels=channels, eps=1e-6, affine=True)
+    return nn.GroupNorm(num_groups=groups, num_channels=channels, eps=1e-6, affine=True)
 
 
 class ResnetBlock(nn.Module):
     """Pre-activation residual block: norm, swish, 3x3 conv, twice; 1x1 ``nin_shortcut`` when widths differ."""
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, groups: int = 32) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.norm1 = _norm(in_channels)
+        self.norm1 = _norm(in_channels, groups)
         self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1)
-        self.norm2 = _norm(out_channels)
+        self.norm2 = _norm(out_channels, groups)
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=1, padding=1)
         # Only created when needed, so the key exists in the checkpoint exactly where FLUX has it.
         self.nin_shortcut: nn.Conv2d | None = None
@@ -87,10 +87,10 @@ class ResnetBlock(nn.Module):
 class AttnBlock(nn.Module):
     """Single-head self-attention over all ``H*W`` positions, with 1x1-conv projections and a residual."""
 
-    def __init__(self, in_channels: int) -> None:
+    def __init__(self, in_channels: int, groups: int = 32) -> None:
         super().__init__()
         self.in_channels = in_channels
-        self.norm = _norm(in_channels)
+        self.norm = _norm(in_channels, groups)
         # 1x1 convs rather than Linear layers: the checkpoint stores [C, C, 1, 1] kernels.
         self.q = nn.Conv2d(in_channels, in_channels, kernel_size=1)
         self.k = nn.Conv2d(in_channels, in_channels, kernel_size=1)
@@ -156,11 +156,11 @@ class _Level(nn.Module):
 class _Mid(nn.Module):
     """The bottleneck: ResnetBlock, AttnBlock, ResnetBlock at constant width."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, groups: int = 32) -> None:
         super().__init__()
-        self.block_1 = ResnetBlock(channels, channels)
-        self.attn_1 = AttnBlock(channels)
-        self.block_2 = ResnetBlock(channels, channels)
+        self.block_1 = ResnetBlock(channels, channels, groups)
+        self.attn_1 = AttnBlock(channels, groups)
+        self.block_2 = ResnetBlock(channels, channels, groups)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.block_2(self.attn_1(self.block_1(x)))
@@ -181,14 +181,14 @@ class Encoder(nn.Module):
             block_out = ch * mult
             blocks = []
             for _ in range(config.num_res_blocks):
-                blocks.append(ResnetBlock(block_in, block_out))
+                blocks.append(ResnetBlock(block_in, block_out, config.norm_groups))
                 block_in = block_out
             level = _Level(blocks)
             if i != len(ch_mult) - 1:  # the lowest resolution level keeps its size
                 level.downsample = Downsample(block_in)
             self.down.append(level)
-        self.mid = _Mid(block_in)
-        self.norm_out = _norm(block_in)
+        self.mid = _Mid(block_in, config.norm_groups)
+        self.norm_out = _norm(block_in, config.norm_groups)
         self.conv_out = nn.Conv2d(block_in, 2 * config.z_channels, kernel_size=3, stride=1, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -211,7 +211,7 @@ class Decoder(nn.Module):
         ch, ch_mult = config.ch, list(config.ch_mult)
         block_in = ch * ch_mult[-1]
         self.conv_in = nn.Conv2d(config.z_channels, block_in, kernel_size=3, stride=1, padding=1)
-        self.mid = _Mid(block_in)
+        self.mid = _Mid(block_in, config.norm_groups)
         levels: list[_Level] = []
         # Built from the lowest resolution upwards, then reversed so that up.0 is the full-resolution level
         # (FLUX inserts each level at the front; the checkpoint indexes levels by resolution, not by order).
@@ -219,14 +219,14 @@ class Decoder(nn.Module):
             block_out = ch * ch_mult[i]
             blocks = []
             for _ in range(config.num_res_blocks + 1):
-                blocks.append(ResnetBlock(block_in, block_out))
+                blocks.append(ResnetBlock(block_in, block_out, config.norm_groups))
                 block_in = block_out
             level = _Level(blocks)
             if i != 0:
                 level.upsample = Upsample(block_in)
             levels.append(level)
         self.up = nn.ModuleList(reversed(levels))
-        self.norm_out = _norm(block_in)
+        self.norm_out = _norm(block_in, config.norm_groups)
         self.conv_out = nn.Conv2d(block_in, config.out_ch, kernel_size=3, stride=1, padding=1)
 
     def forward(self, z: Tensor) -> Tensor:

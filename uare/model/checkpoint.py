@@ -130,7 +130,8 @@ def vae_config_from_header(infos: dict[str, TensorInfo], meta: dict[str, str], p
         raise CheckpointError(f"{path}: not a FLUX-style autoencoder (no tensor {e.args[0]})") from None
     return VAEConfig(ch=ch, ch_mult=ch_mult, num_res_blocks=len(blocks), z_channels=z,
                      scale_factor=float(meta.get("scale_factor", 0.3611)),
-                     shift_factor=float(meta.get("shift_factor", 0.1159)))
+                     shift_factor=float(meta.get("shift_factor", 0.1159)),
+                     norm_groups=int(meta.get("norm_groups", 32)))
 
 
 def _side_from_table(infos: dict[str, TensorInfo], key: str, path: Path) -> int:
@@ -301,7 +302,8 @@ def save_checkpoint(out: str | Path, model: UAREModel, vae: AutoEncoder, tokeniz
     try:
         cfg = model.config
         meta = {"format": fmt, "uare_version": __version__, **(metadata or {})}
-        vae_meta = {"scale_factor": str(cfg.vae.scale_factor), "shift_factor": str(cfg.vae.shift_factor)}
+        vae_meta = {"scale_factor": str(cfg.vae.scale_factor), "shift_factor": str(cfg.vae.shift_factor),
+                    "norm_groups": str(cfg.vae.norm_groups)}
         save_file(_state_for_save(vae, torch.float32 if dt is None else dt), str(tmp / "ae.safetensors"),
                   metadata=vae_meta)
         if fmt == "uare":

@@ -109,11 +109,14 @@ class VAEConfig:
     z_channels: int = 16
     scale_factor: float = 0.3611
     shift_factor: float = 0.1159
+    # FLUX: 32 GroupNorm groups. A narrow AE needs fewer: at one channel per group GroupNorm becomes
+    # instance norm, and the last norm then erases each image's mean colour.
+    norm_groups: int = 32
 
     def __post_init__(self) -> None:
         self.ch_mult = list(self.ch_mult)
-        if any((self.ch * m) % 32 for m in self.ch_mult):
-            raise ConfigError("VAE channel widths must be multiples of 32 (GroupNorm with 32 groups)")
+        if any((self.ch * m) % self.norm_groups for m in self.ch_mult):
+            raise ConfigError(f"VAE channel widths must be multiples of norm_groups ({self.norm_groups})")
 
     @property
     def downsample(self) -> int:
@@ -189,9 +192,9 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
 
 
-def bagel_7b() -> UAREConfig:
+def bagel_7b(vocab_size: int = 152064) -> UAREConfig:
     """BAGEL-7B-MoT: Qwen2.5-7B MoT (14 B parameters), SigLIP-so400m/14 NaViT, FLUX VAE."""
-    return UAREConfig(name="bagel-7b")
+    return UAREConfig(llm=LLMConfig(vocab_size=vocab_size), name="bagel-7b")
 
 
 def tiny(vocab_size: int = 2048) -> UAREConfig:
@@ -201,7 +204,7 @@ def tiny(vocab_size: int = 2048) -> UAREConfig:
                       num_key_value_heads=2, vocab_size=vocab_size, rope_theta=10_000.0, max_position_embeddings=8192),
         vit=ViTConfig(hidden_size=128, intermediate_size=256, num_hidden_layers=4, num_attention_heads=4,
                       patch_size=14, image_size=14 * 32),
-        vae=VAEConfig(ch=32, ch_mult=[1, 2, 2, 2], num_res_blocks=1, z_channels=16),
+        vae=VAEConfig(ch=32, ch_mult=[1, 1, 2, 2], num_res_blocks=1, z_channels=16, norm_groups=8),
         max_latent_size=64,
         vit_max_num_patch_per_side=32,
         name="tiny",

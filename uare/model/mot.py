@@ -16,7 +16,9 @@ A layer, for a sequence whose rows are split into und rows U and gen rows G:
     x = x + mlp(post_attention_layernorm(x))     | mlp_moe_gen(post_attention_layernorm_moe_gen(x))
 
 Attention always runs through ``torch.nn.functional.scaled_dot_product_attention`` with a boolean
-mask (True = may attend), over the cached keys followed by the current chunk's keys.
+mask (True = may attend), over the cached keys followed by the current chunk's keys; a training pack
+passes :class:`SampleMasks` instead, so attention runs per sample (cost linear in the pack's sample
+count, not quadratic in its length).
 """
 
 from __future__ import annotations
@@ -97,6 +99,17 @@ def route(x: torch.Tensor, gen: torch.Tensor | None, f_und: Callable, f_gen: Cal
 
 
 @dataclass
+class SampleMasks:
+    """The attention of a pack of samples: each sample's row range and its own [n_i, n_i] mask."""
+
+    bounds: list[tuple[int, int]]
+    masks: list[torch.Tensor]
+
+    def to(self, device: torch.device) -> SampleMasks:
+        return SampleMasks(self.bounds, [m.to(device) for m in self.masks])
+
+
+@dataclass
 class LayerCache:
     """Keys and values of every earlier token of one sequence for one layer: [T, kv_heads, head_dim]."""
 
@@ -157,7 +170,13 @@ class MoTAttention(nn.Module):
         qh = q.transpose(0, 1).unsqueeze(0)
         kh = k.repeat_interleave(rep, dim=1).transpose(0, 1).unsqueeze(0)
         vh = v.repeat_interleave(rep, dim=1).transpose(0, 1).unsqueeze(0)
-        o = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask[None, None])
+        if isinstance(mask, SampleMasks):
+            # packed samples never see each other: one attention per sample, not an [N, N] mask
+            o = torch.cat([F.scaled_dot_product_attention(qh[:, :, a:b], kh[:, :, a:b], vh[:, :, a:b],
+                                                          attn_mask=m[None, None])
+                           for (a, b), m in zip(mask.bounds, mask.masks, strict=True)], dim=2)
+        else:
+            o = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask[None, None])
         o = o[0].transpose(0, 1).reshape(n, qd)
         out = route(o, gen, self.o_proj, self.o_proj_moe_gen, h.shape[1])
         return out, new_cache

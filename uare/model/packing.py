@@ -59,7 +59,7 @@ class PackedBatch:
 
     input_ids: torch.Tensor  # [N] token ids of text / bracket rows (0 elsewhere)
     positions: torch.Tensor  # [N]
-    mask: torch.Tensor  # [N, N] bool, True = may attend
+    sample_masks: list[torch.Tensor]  # per sample [n_i, n_i] bool, True = may attend
     gen: torch.Tensor  # [N] bool, latent rows (gen expert)
     text_rows: torch.Tensor  # rows embedded from input_ids
     vit_rows: torch.Tensor
@@ -80,6 +80,18 @@ class PackedBatch:
     @property
     def num_rows(self) -> int:
         return int(self.positions.numel())
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """The whole pack's [N, N] mask (block diagonal); for tests and small packs."""
+        return torch.block_diag(*self.sample_masks)
+
+    def attention(self):
+        """Per-sample masks with their row ranges, as the model's attention takes them."""
+        from uare.model.mot import SampleMasks
+
+        starts = [0, *torch.tensor(self.sample_lens).cumsum(0).tolist()]
+        return SampleMasks([(starts[i], starts[i + 1]) for i in range(len(self.sample_lens))], self.sample_masks)
 
 
 def split_mask(splits: list[tuple[int, str]]) -> torch.Tensor:
@@ -182,12 +194,11 @@ def pack(plans: list[list[Item]], special, max_vit_side: int, max_latent_size: i
         sample_lens.append(row - start_row)
         all_splits.append(splits)
 
-    mask = torch.block_diag(*masks) if len(masks) > 1 else masks[0]
     d = latent_patch * latent_patch
     return PackedBatch(
         input_ids=torch.tensor(ids, dtype=torch.long),
         positions=torch.tensor(pos, dtype=torch.long),
-        mask=mask,
+        sample_masks=masks,
         gen=torch.tensor(gen, dtype=torch.bool),
         text_rows=torch.tensor(text_rows, dtype=torch.long),
         vit_rows=torch.tensor(vit_rows, dtype=torch.long),

@@ -108,7 +108,8 @@ def init_random(out: str | Path, config: UAREConfig, fmt: str = "uare", seed: in
         write_safetensors_streaming(tmp / weights, model_shapes.items(), dt, fill, meta)
         write_safetensors_streaming(tmp / "ae.safetensors", vae_shapes.items(), torch.float32 if fmt == "bagel" else dt,
                                     fill, {"scale_factor": str(config.vae.scale_factor),
-                                           "shift_factor": str(config.vae.shift_factor)})
+                                           "shift_factor": str(config.vae.shift_factor),
+                                           "norm_groups": str(config.vae.norm_groups)})
         if fmt == "uare":
             (tmp / "config.json").write_text(json.dumps({"format": "uare", "uare_version": __version__,
                                                          **config.to_dict()}, indent=2))

@@ -139,8 +139,8 @@ class UAREModel(nn.Module):
             t = batch.latent_t.to(dev)
             xt = noisy_latents(x0, noise, t)
             x[batch.latent_rows.to(dev)] = self.embed_latents(xt, t, batch.latent_positions.to(dev))
-        h, _ = self.language_model.model(x, batch.gen.to(dev), batch.positions.to(dev), batch.mask.to(dev),
-                                         detach_und=detach_und)
+        h, _ = self.language_model.model(x, batch.gen.to(dev), batch.positions.to(dev),
+                                         batch.attention().to(dev), detach_und=detach_und)
         ce_sum, ce_count, logits = h.new_zeros(()).float(), int(batch.ce_rows.numel()), None
         if ce_count:
             logits = self.language_model.lm_head(h[batch.ce_rows.to(dev)])

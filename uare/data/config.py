@@ -1,0 +1,81 @@
+"""Dataclasses of the ``data:`` section of a training config (validated by :mod:`uare.train.config`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SOURCE_KINDS = ("restoration", "paired", "iqa", "mos", "interleaved")
+
+
+@dataclass
+class SourceConfig:
+    """One data source. Which fields matter depends on ``kind``:
+
+    - ``restoration``: clean images in ``folders``, degraded on the fly (``degradation: curriculum`` for
+      stage 1, or ``mix`` = ``pipelines`` weights); plan LQ clean VAE -> LQ ViT -> instruction -> noisy HQ.
+    - ``paired``: LQ/HQ files with the same stem in ``lq_folder`` / ``hq_folder``; the same plan.
+    - ``iqa``: synthetic IQA from clean ``folders``: ``tasks`` weights over score / description / compare.
+    - ``mos``: a MOS table (``table``, ``image_root``, ``layout``, optional ``mos_range``); score answers.
+    - ``interleaved``: stage 2 analyse-then-restore: instruction -> four-part analysis (text loss) ->
+      restored image (flow loss).
+    """
+
+    kind: str = "restoration"
+    weight: float = 1.0
+    folders: list[str] = field(default_factory=list)
+    lq_folder: str = ""
+    hq_folder: str = ""
+    table: str = ""
+    image_root: str = ""
+    layout: str = "generic"
+    mos_range: list[float] = field(default_factory=list)
+    crop: list[int] = field(default_factory=lambda: [128, 256])
+    degradation: str = "mix"
+    pipelines: dict[str, float] = field(default_factory=lambda: {"single": 0.4, "multi": 0.4, "realesrgan": 0.2})
+    sr_prob: float = 0.2
+    sr_scales: list[int] = field(default_factory=lambda: [2, 4])
+    realesrgan_scale: int = 4
+    tasks: dict[str, float] = field(default_factory=lambda: {"score": 0.4, "description": 0.3, "compare": 0.3})
+    clean_prob: float = 0.05
+    auto_prob: float = 0.5
+
+
+@dataclass
+class CurriculumConfig:
+    """Stage-1 easy-to-hard schedule (:class:`uare.degrade.Curriculum`); steps are training steps."""
+
+    single_steps: int = 10_000
+    multi_steps: int = 20_000
+    highorder_steps: int = 1_500
+    factor: float = 1.0
+    severity_start: int = 2
+    severity_end: int = 5
+    ramp: float = 0.5
+    sr_prob: float = 0.0
+    sr_scales: list[int] = field(default_factory=lambda: [2, 4])
+    highorder_scale: int = 4
+    usm_gt: bool = False  # Real-ESRGAN sharpens the ground truth of its high-order pairs; off by default
+
+
+@dataclass
+class DropoutConfig:
+    """Condition dropout for classifier-free guidance: instruction text, LQ ViT image, LQ clean VAE image."""
+
+    text: float = 0.1
+    vit: float = 0.1
+    vae: float = 0.1
+
+
+@dataclass
+class DataConfig:
+    """Sources, the token budget of one pack (one micro-batch per rank) and the loader."""
+
+    sources: list[SourceConfig] = field(default_factory=list)
+    tokens_per_pack: int = 8192
+    max_samples_per_pack: int = 64
+    vit_max_size: int = 518
+    vit_min_size: int = 224
+    num_workers: int = 0
+    prefetch_factor: int = 2
+    dropout: DropoutConfig = field(default_factory=DropoutConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)

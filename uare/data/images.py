@@ -1,0 +1,117 @@
+"""Image folders, random crops and the two image encodings a sample needs (ViT patches, VAE pixels)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from uare.errors import UareError
+from uare.io import iter_inputs, read_image, to_uint8
+from uare.model.image_transforms import resize_to_stride, to_tensor_pm1, vit_patchify
+
+
+class DataError(UareError):
+    """A training data source is missing, empty or malformed."""
+
+
+def list_images(folders: list[str | Path]) -> list[Path]:
+    """Image files of every folder (name order per folder, folders in the given order)."""
+    files: list[Path] = []
+    for f in folders:
+        p = Path(f)
+        if not p.is_dir():
+            raise DataError(f"{p}: image folder not found")
+        files.extend(iter_inputs(p))
+    if not files:
+        raise DataError(f"no images in {', '.join(str(f) for f in folders)}")
+    return files
+
+
+class ImageCache:
+    """A small per-process LRU cache of decoded RGB uint8 images (workers each hold their own)."""
+
+    def __init__(self, max_items: int = 512):
+        self.max_items = max_items
+        self._d: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def load(self, path: Path) -> np.ndarray:
+        key = str(path)
+        if key in self._d:
+            self._d.move_to_end(key)
+            return self._d[key]
+        img = load_rgb(path)
+        self._d[key] = img
+        if len(self._d) > self.max_items:
+            self._d.popitem(last=False)
+        return img
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """HxWx3 uint8 RGB: gray is replicated, 16-bit rounded, alpha dropped."""
+    loaded = read_image(path)
+    px = loaded.pixels
+    if px.dtype != np.uint8:
+        px = to_uint8(px)
+    if px.ndim == 2:
+        px = px[:, :, None]
+    if px.shape[2] == 1:
+        px = np.repeat(px, 3, axis=2)
+    return np.ascontiguousarray(px[:, :, :3])
+
+
+def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, flip: bool = True) -> np.ndarray:
+    """A ``size`` x ``size`` crop at a random place; images smaller than that are enlarged first (bicubic).
+
+    With ``flip`` the crop is mirrored horizontally with probability 1/2 (one draw always taken).
+    """
+    h, w = img.shape[:2]
+    if min(h, w) < size:
+        s = size / min(h, w)
+        img = cv2.resize(img, (max(size, round(w * s)), max(size, round(h * s))), interpolation=cv2.INTER_CUBIC)
+        h, w = img.shape[:2]
+    y = int(rng.integers(0, h - size + 1))
+    x = int(rng.integers(0, w - size + 1))
+    out = img[y:y + size, x:x + size]
+    if rng.uniform() < 0.5 and flip:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(out)
+
+
+def crop_size(rng: np.random.Generator, lo: int, hi: int, stride: int) -> int:
+    """A crop side drawn uniformly from the multiples of ``stride`` in [lo, hi]."""
+    sizes = list(range(-(-lo // stride) * stride, hi + 1, stride))
+    if not sizes:
+        raise DataError(f"no multiple of {stride} between crop sizes {lo} and {hi}")
+    return sizes[int(rng.integers(len(sizes)))]
+
+
+def resize_to(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Resize to ``(h, w)`` with bicubic interpolation (how the LQ image reaches the output size)."""
+    if img.shape[:2] == hw:
+        return img
+    return cv2.resize(img, (hw[1], hw[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def to_rgb3(img: np.ndarray) -> np.ndarray:
+    """HxW / HxWx1 / HxWx3 uint8 -> HxWx3 uint8."""
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    return np.ascontiguousarray(img)
+
+
+def vae_pixels(img: np.ndarray) -> torch.Tensor:
+    """uint8 RGB -> ``[3, H, W]`` in [-1, 1] for the VAE (the size must already be a multiple of its stride)."""
+    return to_tensor_pm1(to_rgb3(img))
+
+
+def vit_input(img: np.ndarray, patch: int, max_side: int, min_size: int = 0) -> tuple[torch.Tensor, tuple[int, int]]:
+    """BAGEL's ViT transform: keep the aspect ratio, snap to the patch stride, at most ``max_side`` patches."""
+    max_px = patch * max_side
+    pil = resize_to_stride(to_rgb3(img), max_px, min(min_size or patch, max_px), patch)
+    return vit_patchify(to_tensor_pm1(pil), patch)

@@ -1,0 +1,307 @@
+"""Sample builders: each turns ``(rng, step)`` into one :class:`~uare.data.items.Sample`.
+
+Every random choice comes from the ``numpy.random.Generator`` it is given, so a sample is a pure function
+of that generator's seed (and of the training ``step`` for the stage-1 curriculum).
+
+Plans (BAGEL's edit path for restoration, Q-Align style for IQA):
+
+- restoration / paired: ``VAE(LQ, clean, cfg)`` -> ``ViT(LQ, cfg)`` -> ``Text(instruction, cfg)`` ->
+  ``VAE(HQ, noisy)``; a super-resolution LQ image is first resized (bicubic) to the HQ size;
+- interleaved (stage 2): the same, with ``Text(four-part analysis, loss)`` between the instruction and the
+  noisy HQ image, so the restoration expert reads the assessment expert's analysis;
+- iqa score: ``ViT(img)`` -> ``Text(SCORE_QUESTION)`` -> ``Text("The quality of the image is <level>.", loss)``;
+  description: an ``assess`` instruction and :func:`~uare.quality.description_text`; compare: two ViT images
+  (two degradations of one crop), a ``compare`` instruction and :func:`~uare.quality.comparison_text`;
+- mos: a score answer from a MOS table (:mod:`uare.data.mos`), the whole image at the ViT resolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from uare.data.config import CurriculumConfig, SourceConfig
+from uare.data.images import (
+    DataError,
+    ImageCache,
+    crop_size,
+    list_images,
+    random_crop,
+    resize_to,
+    to_rgb3,
+    vae_pixels,
+    vit_input,
+)
+from uare.data.items import VAE, Sample, Text, ViT
+from uare.data.mos import read_mos_table
+from uare.degrade import PIPELINES, Curriculum, degrade, usm_sharpen
+from uare.degrade.record import DegradationRecord
+from uare.quality import (
+    SCORE_QUESTION,
+    TASK_CATEGORY,
+    QualitySummary,
+    analysis_text,
+    comparison_text,
+    description_text,
+    instruction,
+    score_answer,
+    summarize,
+    summary_from_severities,
+)
+
+_CATEGORY_TASK = {c: t for t, c in TASK_CATEGORY.items()}
+IQA_TASKS = ("score", "description", "compare")
+
+
+@dataclass
+class Geometry:
+    """Image sizes a sample must respect: the latent stride, the ViT patch and grid limits."""
+
+    latent_stride: int
+    max_latent_side: int  # latent tokens per side
+    vit_patch: int
+    vit_max_side: int  # ViT patches per side
+    vit_min_size: int = 0
+
+    def vit(self, img: np.ndarray) -> ViT:
+        patches, grid = vit_input(img, self.vit_patch, self.vit_max_side, self.vit_min_size)
+        return ViT(patches, grid)
+
+
+def _weighted(rng: np.random.Generator, weights: dict[str, float]) -> str:
+    names = sorted(k for k, w in weights.items() if w > 0)
+    p = np.array([weights[k] for k in names], dtype=np.float64)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def pick_task(summary: QualitySummary, rng: np.random.Generator, auto_prob: float) -> str:
+    """The instruction's task: a single-purpose task when exactly one visible degradation has one
+    (``sr`` for pure down-sampling), else ``auto``; even then ``auto`` with probability ``auto_prob``.
+
+    Never a single-purpose task when other degradations are present: the target is the fully clean
+    image, so the instruction must ask for everything to be fixed.
+    """
+    cats = summary.categories()
+    u = float(rng.uniform())
+    if summary.scale > 1 and all(c == "lowres" for c in cats):
+        task = "sr"
+    elif summary.scale == 1 and len(cats) == 1 and cats[0] in _CATEGORY_TASK:
+        task = _CATEGORY_TASK[cats[0]]
+    else:
+        return "auto"
+    return "auto" if u < auto_prob else task
+
+
+def _summary(rec: DegradationRecord, clean: np.ndarray, degraded: np.ndarray) -> QualitySummary:
+    h, w = (int(v) for v in rec.input_size)
+    try:
+        return summarize(rec, clean=clean[:h, :w], degraded=degraded)
+    except ValueError:  # e.g. smaller than the SSIM window: the record alone
+        return summarize(rec)
+
+
+class _FolderSource:
+    """Shared parts of sources that crop clean images from folders."""
+
+    def __init__(self, cfg: SourceConfig, geo: Geometry, tokenizer, cache: ImageCache):
+        self.cfg, self.geo, self.tok, self.cache = cfg, geo, tokenizer, cache
+        self.files = list_images(cfg.folders) if cfg.kind != "paired" else []
+        lo, hi = (cfg.crop * 2)[:2] if len(cfg.crop) == 1 else cfg.crop[:2]
+        top = geo.latent_stride * geo.max_latent_side
+        if hi > top:
+            raise DataError(f"crop {hi} px exceeds the model's latent table ({top} px)")
+        self.crop_lo, self.crop_hi = lo, hi
+        for p in cfg.pipelines:
+            if p not in PIPELINES:
+                raise DataError(f"unknown pipeline {p!r}; choose from {', '.join(PIPELINES)}")
+
+    def _crop(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        path = self.files[int(rng.integers(len(self.files)))]
+        size = crop_size(rng, self.crop_lo, self.crop_hi, self.geo.latent_stride)
+        return random_crop(self.cache.load(path), size, rng), path.name
+
+    def _mix_degrade(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, DegradationRecord]:
+        pipeline = _weighted(rng, self.cfg.pipelines)
+        if pipeline == "realesrgan":
+            return degrade(img, "realesrgan", scale=self.cfg.realesrgan_scale, seed=rng)
+        scale = int(rng.choice(self.cfg.sr_scales)) if rng.uniform() < self.cfg.sr_prob else 1
+        return degrade(img, pipeline, scale=scale, seed=rng)
+
+    def _pair_items(self, lq: np.ndarray, hq: np.ndarray) -> tuple[VAE, ViT, VAE, np.ndarray]:
+        """Snap HQ to the latent stride, bring LQ to its size, and make the three image items."""
+        s = self.geo.latent_stride
+        h, w = hq.shape[0] // s * s, hq.shape[1] // s * s
+        lq_up = resize_to(to_rgb3(lq), hq.shape[:2])[:h, :w]
+        hq = to_rgb3(hq)[:h, :w]
+        vit = self.geo.vit(lq_up)
+        vit.cfg = True
+        return VAE(vae_pixels(lq_up), cfg=True), vit, VAE(vae_pixels(hq), noisy=True), lq_up
+
+
+class RestorationSource(_FolderSource):
+    """Clean folders degraded on the fly; ``degradation: curriculum`` follows the stage-1 schedule."""
+
+    def __init__(self, cfg: SourceConfig, geo: Geometry, tokenizer, cache: ImageCache,
+                 curriculum: CurriculumConfig | None = None):
+        super().__init__(cfg, geo, tokenizer, cache)
+        if cfg.degradation not in ("curriculum", "mix"):
+            raise DataError(f"unknown degradation {cfg.degradation!r}; choose curriculum or mix")
+        c = curriculum or CurriculumConfig()
+        self.usm_gt = c.usm_gt
+        self.curriculum = Curriculum(c.single_steps, c.multi_steps, c.highorder_steps, c.factor, c.severity_start,
+                                     c.severity_end, c.ramp, c.sr_prob, tuple(c.sr_scales), c.highorder_scale)
+
+    def degrade(self, img: np.ndarray, rng: np.random.Generator, step: int
+                ) -> tuple[np.ndarray, DegradationRecord, str]:
+        if self.cfg.degradation == "curriculum":
+            lq, rec = self.curriculum.sample(img, step, seed=rng)
+            return lq, rec, self.curriculum.stage_at(step)
+        lq, rec = self._mix_degrade(img, rng)
+        return lq, rec, rec.pipeline
+
+    def __call__(self, rng: np.random.Generator, step: int) -> Sample:
+        img, name = self._crop(rng)
+        lq, rec, stage = self.degrade(img, rng, step)
+        h, w = (int(v) for v in rec.input_size)
+        hq = img[:h, :w]
+        if self.usm_gt and stage == "realesrgan":
+            hq = usm_sharpen(hq)
+        summary = summarize(rec)
+        task = pick_task(summary, rng, self.cfg.auto_prob)
+        text = instruction(task, rng, scale=rec.scale)
+        vae_lq, vit_lq, vae_hq, _ = self._pair_items(lq, hq)
+        items = [vae_lq, vit_lq, Text(self.tok.encode(text), cfg=True), vae_hq]
+        return Sample(items, "restoration", {"stage": stage, "scale": rec.scale, "task": task, "file": name,
+                                             "instruction": text})
+
+
+class PairedSource(_FolderSource):
+    """LQ/HQ pairs matched by file stem; an LQ smaller by an integer factor is an SR pair."""
+
+    def __init__(self, cfg: SourceConfig, geo: Geometry, tokenizer, cache: ImageCache):
+        super().__init__(cfg, geo, tokenizer, cache)
+        hq = {p.stem: p for p in list_images([cfg.hq_folder])}
+        lq = {p.stem: p for p in list_images([cfg.lq_folder])}
+        self.pairs = [(lq[k], hq[k]) for k in sorted(hq) if k in lq]
+        if not self.pairs:
+            raise DataError(f"no LQ/HQ pairs with matching names in {cfg.lq_folder} and {cfg.hq_folder}")
+
+    def __call__(self, rng: np.random.Generator, step: int) -> Sample:
+        lq_path, hq_path = self.pairs[int(rng.integers(len(self.pairs)))]
+        lq, hq = self.cache.load(lq_path), self.cache.load(hq_path)
+        k = max(1, round(hq.shape[0] / lq.shape[0]))
+        if hq.shape[0] < lq.shape[0] * k - k or hq.shape[1] < lq.shape[1] * k - k:
+            raise DataError(f"{lq_path.name}: LQ {lq.shape[:2]} and HQ {hq.shape[:2]} are not an integer-scale pair")
+        stride = self.geo.latent_stride * k // np.gcd(self.geo.latent_stride, k)
+        size = crop_size(rng, self.crop_lo, min(self.crop_hi, lq.shape[0] * k, lq.shape[1] * k,
+                                                hq.shape[0], hq.shape[1]), stride)
+        ls = size // k
+        y = int(rng.integers(0, lq.shape[0] - ls + 1))
+        x = int(rng.integers(0, lq.shape[1] - ls + 1))
+        lq_c = lq[y:y + ls, x:x + ls]
+        hq_c = hq[y * k:y * k + size, x * k:x * k + size]
+        task = "sr" if k > 1 and rng.uniform() >= self.cfg.auto_prob else "auto"
+        text = instruction(task, rng, scale=k)
+        vae_lq, vit_lq, vae_hq, _ = self._pair_items(lq_c, hq_c)
+        return Sample([vae_lq, vit_lq, Text(self.tok.encode(text), cfg=True), vae_hq], "paired",
+                      {"scale": k, "task": task, "file": hq_path.name, "instruction": text})
+
+
+class IQASource(_FolderSource):
+    """Synthetic IQA from clean folders: score, description and comparison answers."""
+
+    def __init__(self, cfg: SourceConfig, geo: Geometry, tokenizer, cache: ImageCache):
+        super().__init__(cfg, geo, tokenizer, cache)
+        bad = sorted(set(cfg.tasks) - set(IQA_TASKS))
+        if bad:
+            raise DataError(f"unknown IQA task(s) {', '.join(bad)}; choose from {', '.join(IQA_TASKS)}")
+
+    def _view(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, QualitySummary]:
+        if rng.uniform() < self.cfg.clean_prob:
+            return img, summary_from_severities({})
+        out, rec = self._mix_degrade(img, rng)
+        return out, _summary(rec, img, out)
+
+    def __call__(self, rng: np.random.Generator, step: int) -> Sample:
+        task = _weighted(rng, self.cfg.tasks)
+        img, name = self._crop(rng)
+        a, sa = self._view(img, rng)
+        if task == "compare":
+            b, sb = self._view(img, rng)
+            q, ans = instruction("compare", rng), comparison_text(sa, sb, rng)
+            items = [self.geo.vit(a), self.geo.vit(b)]
+        else:
+            if task == "score":
+                q, ans = SCORE_QUESTION, score_answer(sa.level)
+            else:
+                q, ans = instruction("assess", rng), description_text(sa, rng)
+            items = [self.geo.vit(a)]
+        items += [Text(self.tok.encode(q)), Text(self.tok.encode(ans), loss=True)]
+        return Sample(items, f"iqa_{task}", {"file": name, "level": sa.level, "answer": ans})
+
+
+class MOSSource:
+    """Score answers from a MOS table (:func:`~uare.data.mos.read_mos_table`)."""
+
+    def __init__(self, cfg: SourceConfig, geo: Geometry, tokenizer, cache: ImageCache):
+        self.geo, self.tok, self.cache = geo, tokenizer, cache
+        rng = tuple(cfg.mos_range) if cfg.mos_range else None
+        if rng is not None and len(rng) != 2:
+            raise DataError(f"mos_range must be [low, high], got {list(rng)}")
+        self.rows = read_mos_table(cfg.table, cfg.image_root or None, cfg.layout, rng)  # type: ignore[arg-type]
+
+    def __call__(self, rng: np.random.Generator, step: int) -> Sample:
+        row = self.rows[int(rng.integers(len(self.rows)))]
+        img = self.cache.load(row.path)
+        ans = score_answer(row.level)
+        items = [self.geo.vit(img), Text(self.tok.encode(SCORE_QUESTION)), Text(self.tok.encode(ans), loss=True)]
+        return Sample(items, "iqa_mos", {"file": row.path.name, "mos": row.mos, "score": row.score,
+                                         "level": row.level, "answer": ans})
+
+
+class InterleavedSource(_FolderSource):
+    """Stage 2: instruction -> four-part analysis (text loss) -> the restored image (flow loss)."""
+
+    def __call__(self, rng: np.random.Generator, step: int) -> Sample:
+        img, name = self._crop(rng)
+        if rng.uniform() < self.cfg.clean_prob:
+            lq, summary, scale = img, summary_from_severities({}), 1
+        else:
+            lq, rec = self._mix_degrade(img, rng)
+            h, w = (int(v) for v in rec.input_size)
+            img = img[:h, :w]
+            summary, scale = _summary(rec, img, lq), rec.scale
+        task = pick_task(summary, rng, self.cfg.auto_prob)
+        text = instruction(task, rng, scale=scale)
+        analysis = analysis_text(summary, rng, task)
+        vae_lq, vit_lq, vae_hq, _ = self._pair_items(lq, img)
+        items = [vae_lq, vit_lq, Text(self.tok.encode(text), cfg=True), Text(self.tok.encode(analysis), loss=True),
+                 vae_hq]
+        return Sample(items, "interleaved", {"file": name, "scale": scale, "task": task, "instruction": text,
+                                             "analysis": analysis, "level": summary.level})
+
+
+def build_source(cfg: SourceConfig, geo: Geometry, tokenizer, cache: ImageCache,
+                 curriculum: CurriculumConfig | None = None) -> Callable[[np.random.Generator, int], Sample]:
+    """The builder for ``cfg.kind``."""
+    if cfg.kind == "restoration":
+        return RestorationSource(cfg, geo, tokenizer, cache, curriculum)
+    if cfg.kind == "paired":
+        return PairedSource(cfg, geo, tokenizer, cache)
+    if cfg.kind == "iqa":
+        return IQASource(cfg, geo, tokenizer, cache)
+    if cfg.kind == "mos":
+        return MOSSource(cfg, geo, tokenizer, cache)
+    if cfg.kind == "interleaved":
+        return InterleavedSource(cfg, geo, tokenizer, cache)
+    raise DataError(f"unknown source kind {cfg.kind!r}")
+
+
+def source_paths(cfg: SourceConfig) -> list[Path]:
+    """Every path a source reads (for the check that no test folder is used)."""
+    paths = [Path(f) for f in cfg.folders]
+    paths += [Path(p) for p in (cfg.lq_folder, cfg.hq_folder, cfg.table, cfg.image_root) if p]
+    return paths

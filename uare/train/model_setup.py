@@ -1,0 +1,171 @@
+"""Loading the initial weights, copying und -> gen (``init_moe``), and which parameters each stage trains.
+
+Stage 1 (the paper: "Res expert only, all other components frozen") trains:
+
+- every ``*_moe_gen`` parameter of the MoT decoder (the generation expert's projections, QK-norms,
+  MLPs, layer norms and ``norm_moe_gen``);
+- ``time_embedder``, ``vae2llm`` and ``llm2vae`` — the adapters that only latent tokens pass through. They
+  are part of the restoration path in BAGEL (``freeze_und`` keeps them trainable too); freezing them would
+  leave the velocity head fixed.
+
+Everything else (und expert, embeddings, ``lm_head``, ViT, connector) is frozen, and the forward uses
+``detach_und=True`` so no gradient flows through und rows. Stage 2 trains everything except the VAE (a
+separate module, always frozen) and the tokenizer; the fixed sin-cos position tables stay frozen in both
+stages (``requires_grad=False`` by construction, as in BAGEL).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+
+from uare.errors import UareError
+from uare.model.checkpoint import (
+    Checkpoint,
+    _materialize,
+    _meta_module,
+    expected_shapes,
+    load_checkpoint,
+    load_config,
+    load_module_state,
+    validate_keys,
+)
+from uare.model.config import UAREConfig, preset
+from uare.model.mot import _gen_twin_name
+from uare.model.safetensors_header import CheckpointError, read_header
+from uare.model.tokenizer import Tokenizer, train_quality_tokenizer
+from uare.model.unified import UAREModel
+from uare.train.config import InitConfig
+
+STAGE1_EXTRA = ("time_embedder.", "vae2llm.", "llm2vae.")
+
+
+def is_trainable(name: str, stage: int) -> bool:
+    """Whether parameter ``name`` trains in ``stage`` (see the module docstring)."""
+    if name.endswith("pos_embed"):
+        return False
+    if stage == 1:
+        return "_moe_gen" in name or name.startswith(STAGE1_EXTRA)
+    return True
+
+
+def set_trainable(model: UAREModel, stage: int) -> list[str]:
+    """Set ``requires_grad`` for ``stage``; return the trainable parameter names (in module order)."""
+    names = []
+    for name, p in model.named_parameters():
+        p.requires_grad_(is_trainable(name, stage))
+        if p.requires_grad:
+            names.append(name)
+    return names
+
+
+def _twin(name: str) -> str | None:
+    if not name.startswith("language_model."):
+        return None
+    t = _gen_twin_name(name[len("language_model."):])
+    return None if t is None else "language_model." + t
+
+
+def _load_without_gen(folder: Path, device: torch.device) -> Checkpoint:
+    """Load a checkpoint that lacks the ``*_moe_gen`` tensors, filling each from its und twin."""
+    cfg, fmt = load_config(folder)
+    weights = folder / ("model.safetensors" if fmt == "uare" else "ema.safetensors")
+    infos, _ = read_header(weights)
+    model = _meta_module(lambda: UAREModel(cfg))
+    expected = expected_shapes(model)
+    gen_keys = {k for k in expected if "_moe_gen" in k}
+    validate_keys(infos, {k: v for k, v in expected.items() if k not in gen_keys}, weights)
+    state = {}
+    with safe_open(str(weights), framework="pt", device="cpu") as f:
+        for key in infos:
+            state[key] = f.get_tensor(key).float().to(device)
+    for key in gen_keys:
+        src = next((k for k in state if _twin(k) == key), None)
+        if src is None:
+            raise CheckpointError(f"{weights}: no understanding tensor to copy into {key}")
+        state[key] = state[src].clone()
+    model.load_state_dict(state, strict=True, assign=True)
+    _materialize(model, device)
+    from uare.model.autoencoder import AutoEncoder
+
+    vae = _meta_module(lambda: AutoEncoder(cfg.vae))
+    ae_infos, _ = read_header(folder / "ae.safetensors")
+    validate_keys(ae_infos, expected_shapes(vae), folder / "ae.safetensors")
+    load_module_state(vae, folder / "ae.safetensors", ae_infos, device, torch.float32)
+    _materialize(vae, device)
+    return Checkpoint(model, vae, Tokenizer.from_folder(folder), cfg, fmt, folder)
+
+
+def _has_gen(folder: Path) -> bool:
+    _, fmt = load_config(folder)
+    infos, _ = read_header(folder / ("model.safetensors" if fmt == "uare" else "ema.safetensors"))
+    return any("_moe_gen" in k for k in infos)
+
+
+def random_init_folder(init: InitConfig, out: Path) -> Path:
+    """Write (once) a random checkpoint for ``init.preset`` into ``out`` and return it."""
+    from uare.model.random_init import init_random
+
+    if (out / "config.json").is_file():
+        return out
+    if init.preset == "bagel-7b":
+        raise UareError("init.preset bagel-7b: give init.path (the BAGEL-7B-MoT folder) instead of random weights")
+    tok = train_quality_tokenizer(vocab_size=2048, seed=init.seed)
+    cfg = preset(init.preset, vocab_size=tok.vocab_size)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        init_random(out, cfg, fmt="uare", seed=init.seed, tokenizer=tok)
+    except CheckpointError:
+        if not (out / "config.json").is_file():  # another rank may have just written it
+            raise
+    return out
+
+
+def load_initial(init: InitConfig, device: torch.device, out: Path) -> Checkpoint:
+    """The starting checkpoint in fp32 on ``device`` (see :class:`InitConfig`)."""
+    if init.path:
+        folder = Path(init.path)
+    elif init.preset:
+        folder = out / "init"
+        if not (folder / "config.json").is_file():
+            raise UareError(f"{folder}: random init missing; rank 0 writes it before the others load it")
+    else:
+        raise UareError("init: give init.path or init.preset")
+    if not _has_gen(folder):
+        if not init.copy_und_to_gen:
+            raise UareError(f"{folder}: the checkpoint has no generation-expert (*_moe_gen) weights; set "
+                            "init.copy_und_to_gen: true to start them from the understanding expert")
+        ck = _load_without_gen(folder, device)
+    else:
+        ck = load_checkpoint(folder, device=device, dtype="fp32")
+        if init.copy_und_to_gen:
+            ck.model.language_model.init_moe()
+    return ck
+
+
+def model_config_for_plan(init: InitConfig) -> UAREConfig:
+    """The model config without loading weights: from ``init.path``'s JSON/headers, else ``init.preset``."""
+    if init.path and Path(init.path).is_dir():
+        return load_config(init.path)[0]
+    if not init.preset:
+        raise UareError(f"{init.path}: not found, and no init.preset to plan with")
+    # bagel-7b's preset has the Qwen2.5 vocabulary built in; the small presets take the tokenizer's size
+    return preset(init.preset) if init.preset == "bagel-7b" else preset(init.preset, vocab_size=2048)
+
+
+def copy_tokenizer_files(src: Path, dst: Path) -> None:
+    """Copy the tokenizer files of ``src`` into ``dst`` (checkpoints are self-contained)."""
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"):
+        if (src / name).is_file():
+            shutil.copy2(src / name, dst / name)
+
+
+def config_json(cfg: UAREConfig) -> str:
+    """``config.json`` of a uare checkpoint folder."""
+    from uare import __version__
+
+    return json.dumps({"format": "uare", "uare_version": __version__, **cfg.to_dict()}, indent=2)
