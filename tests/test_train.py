@@ -317,3 +317,25 @@ def test_kill_9_mid_run_then_resume_matches_the_uninterrupted_run(assets, tmp_pa
                        cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert [x["loss"] for x in _log(out)] == [x["loss"] for x in _log(out0)]
+
+
+def test_init_vae_replaces_the_autoencoder_and_its_latent_scale(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from uare.model.config import micro
+    from uare.model.random_init import init_random
+    from uare.model.tokenizer import train_quality_tokenizer
+    from uare.train.config import InitConfig
+    from uare.train.model_setup import load_initial
+
+    tok = train_quality_tokenizer(vocab_size=600, n_samples=1500)
+    folder = init_random(tmp_path / "m", micro(vocab_size=tok.vocab_size), fmt="uare", seed=0, tokenizer=tok)
+    base = load_initial(InitConfig(path=str(folder)), torch.device("cpu"), tmp_path)
+    sd = {k: torch.full_like(v, 0.5) for k, v in base.vae.state_dict().items()}
+    save_file(sd, str(tmp_path / "ae.safetensors"),
+              metadata={"scale_factor": "0.7", "shift_factor": "0.05", "norm_groups": "32"})
+    ck = load_initial(InitConfig(path=str(folder), vae=str(tmp_path)), torch.device("cpu"), tmp_path)
+    assert all(torch.equal(v, sd[k]) for k, v in ck.vae.state_dict().items())
+    assert ck.vae.scale_factor == 0.7 and ck.vae.shift_factor == 0.05
+    assert ck.model.config.vae.scale_factor == 0.7

@@ -34,12 +34,16 @@ class InitConfig:
     weights from ``seed``, written to ``<out>/init`` first) and by ``--dry-run`` when ``path`` is absent.
     ``copy_und_to_gen``: copy every understanding weight into its generation twin after loading (BAGEL's
     ``init_moe``); required when the checkpoint has no ``*_moe_gen`` tensors (e.g. a dense Qwen2 LLM).
+    ``vae``: an ``ae.safetensors`` (or a folder holding one) that replaces the autoencoder after loading,
+    e.g. the tiny AE pretrained by ``python -m uare.train.vae_pretrain``; its latent scale and shift
+    (safetensors metadata) replace the config's.
     """
 
     path: str = ""
     preset: str = ""
     seed: int = 0
     copy_und_to_gen: bool = False
+    vae: str = ""
 
 
 @dataclass

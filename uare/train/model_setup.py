@@ -144,7 +144,25 @@ def load_initial(init: InitConfig, device: torch.device, out: Path) -> Checkpoin
         ck = load_checkpoint(folder, device=device, dtype="fp32")
         if init.copy_und_to_gen:
             ck.model.language_model.init_moe()
+    if init.vae:
+        load_pretrained_vae(ck, Path(init.vae), device)
     return ck
+
+
+def load_pretrained_vae(ck: Checkpoint, path: Path, device: torch.device) -> None:
+    """Replace the checkpoint's autoencoder by a pretrained one of the same shape (see ``init.vae``)."""
+    from safetensors.torch import load_file
+
+    from uare.model.checkpoint import vae_config_from_header
+
+    file = path / "ae.safetensors" if path.is_dir() else path
+    infos, meta = read_header(file)
+    validate_keys(infos, expected_shapes(ck.vae), file)
+    vcfg = vae_config_from_header(infos, meta, file)
+    if vcfg.norm_groups != ck.config.vae.norm_groups:
+        raise UareError(f"{file}: norm_groups {vcfg.norm_groups} differs from the model's {ck.config.vae.norm_groups}")
+    ck.vae.load_state_dict(load_file(str(file), device=str(device)), strict=True)
+    ck.config.vae.scale_factor, ck.config.vae.shift_factor = vcfg.scale_factor, vcfg.shift_factor
 
 
 def model_config_for_plan(init: InitConfig) -> UAREConfig:
