@@ -128,8 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ch", type=int, default=None, help="base width (default: the tiny preset's)")
+    ap.add_argument("--norm-groups", type=int, default=None, help="GroupNorm groups (default: the tiny preset's)")
     args = ap.parse_args(argv)
-    summary = train(tiny().vae, args.data, args.out, args.steps, args.batch, args.size, args.lr, args.seed)
+    cfg = tiny().vae
+    if args.ch is not None:
+        cfg.ch = args.ch
+    if args.norm_groups is not None:
+        cfg.norm_groups = args.norm_groups
+    cfg.__post_init__()  # re-validate the widths against the groups
+    summary = train(cfg, args.data, args.out, args.steps, args.batch, args.size, args.lr, args.seed)
     print(json.dumps({k: v for k, v in summary.items() if k != "log"}, indent=2))
     return 0
 
