@@ -31,10 +31,6 @@ from uare.io import (
     write_json_atomic,
 )
 
-#: Commands of the full tool that are not implemented yet: name -> (one-line help, what it will do).
-PLANNED: dict[str, tuple[str, str]] = {
-}
-
 DEGRADE_EPILOG = """\
 conversions before degrading (noted in the record):
   - the EXIF orientation is applied; palette, CMYK and 1-bit images become RGB or gray
@@ -108,12 +104,11 @@ def _known_types() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``uare`` argument parser, with one sub-parser per command (planned ones included)."""
+    """The ``uare`` argument parser, with one sub-parser per command."""
     parser = argparse.ArgumentParser(
         prog="uare",
         description="UARE: one model that assesses image quality in words and restores images.",
-        epilog="Run 'uare <command> --help' for a command's options. Commands marked (planned) "
-        "are not available yet.",
+        epilog="Run 'uare <command> --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"uare {__version__}")
     sub = parser.add_subparsers(dest="command", title="commands", metavar="<command>")
@@ -167,20 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_demo_parsers(sub)
 
-    for name, (help_text, _) in PLANNED.items():
-        p = sub.add_parser(name, help=f"(planned) {help_text}", description=f"(planned) {help_text}")
-        # Accept anything, so that the "not available yet" message wins over a usage error.
-        p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        p.set_defaults(func=_planned(name))
     return parser
-
-
-def _planned(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        print(f"uare {name}: not available yet (planned: {PLANNED[name][1]})", file=sys.stderr)
-        return 2
-
-    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
