@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from uare import __version__
+from uare.cli_args import positive_int
 from uare.errors import ImageReadError, OutputExistsError, UareError
 from uare.io import (
     DEFAULT_MAX_PIXELS,
@@ -61,14 +62,6 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _seed(text: str) -> int:
@@ -136,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     deg.add_argument("--record", metavar="OUT.json", default=None,
                      help="write the degradation record(s) as JSON to this file")
     deg.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    deg.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+    deg.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                      help=f"refuse larger images (width*height), a guard against decompression bombs "
                      f"(default: {DEFAULT_MAX_PIXELS:,})")
     deg.add_argument("--ext", type=_ext, default=None, metavar="EXT",

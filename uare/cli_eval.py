@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from uare.cli_args import positive_int
 from uare.errors import UareError
 
 EVAL_EPILOG = """\
@@ -48,14 +49,6 @@ row) + realesrgan when installed. Each runs only on the settings whose tasks it 
 """
 
 
-def _pos_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
 
 
 def _names(text: str) -> list[str]:
@@ -108,7 +101,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     br.add_argument("--settings", default="all", metavar="S1,S2", help="settings to run (default: all)")
     br.add_argument("--metrics", default="psnr,ssim,niqe,brisque", metavar="M1,M2",
                     help="metrics (default: psnr,ssim,niqe,brisque)")
-    br.add_argument("--limit", type=_pos_int, default=None, metavar="N", help="first N images of each folder")
+    br.add_argument("--limit", type=positive_int, default=None, metavar="N", help="first N images of each folder")
     br.add_argument("--seed", type=int, default=0, help="base seed of the degraded sets (default: 0)")
     br.add_argument("--device", default="cpu", help="device for the model (default: cpu)")
     br.add_argument("--out", metavar="DIR", default="results/bench_restore",
@@ -122,7 +115,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     bi.add_argument("--model", metavar="DIR", default=None, help="model folder for the uare scorer")
     bi.add_argument("--images", nargs="+", metavar="DIR", default=None,
                     help="clean images of the synthetic set (default: CBSD68 and Kodak24)")
-    bi.add_argument("--limit", type=_pos_int, default=None, metavar="N", help="first N images of each folder")
+    bi.add_argument("--limit", type=positive_int, default=None, metavar="N", help="first N images of each folder")
     bi.add_argument("--no-synthetic", action="store_true", help="skip the synthetic set")
     bi.add_argument("--no-tid2013", action="store_true", help="skip the TID2013 calibration pairs")
     bi.add_argument("--mos", metavar="CSV", default=None, help="also correlate with this MOS file")

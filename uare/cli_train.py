@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from uare.cli_args import positive_int
+
 TRAIN_EPILOG = """\
 examples:
   uare train configs/tiny/stage1.yaml                     one process (CPU or one GPU)
@@ -17,14 +19,6 @@ checkpoints/step_N/ (resumable; each also loads as a uare checkpoint), final/ (t
 """
 
 
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -37,12 +31,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="DIR", default=None,
                    help="resume from a checkpoint folder (or a run folder: its latest checkpoint)")
     p.add_argument("--out", metavar="DIR", default=None, help="output folder (default: the config's out)")
-    p.add_argument("--max-steps", type=_positive, default=None, metavar="N", help="stop after step N")
+    p.add_argument("--max-steps", type=positive_int, default=None, metavar="N", help="stop after step N")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, dotted keys, YAML values (repeatable)")
     p.add_argument("--dry-run", action="store_true",
                    help="print trainable parameters, tokens per step and memory per GPU; train nothing")
-    p.add_argument("--gpus", type=_positive, default=None, metavar="N",
+    p.add_argument("--gpus", type=positive_int, default=None, metavar="N",
                    help="GPUs to plan for with --dry-run (default: WORLD_SIZE, else 64)")
     p.set_defaults(func=cmd_train)
 
