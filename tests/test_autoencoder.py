@@ -330,3 +330,62 @@ def test_tiny_autoencoder_overfits_one_image() -> None:
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
+
+
+# ---------------------------------------------------------------------------- uare-tiny's linear patch path
+SKIP = VAEConfig(ch=32, ch_mult=[1, 2, 2], num_res_blocks=1, z_channels=16, norm_groups=8, patch_skip=True)
+
+
+def test_patch_skip_adds_only_its_two_keys() -> None:
+    plain = AutoEncoder(VAEConfig(ch=32, ch_mult=[1, 2, 2], num_res_blocks=1, z_channels=16, norm_groups=8))
+    skip = AutoEncoder(SKIP)
+    extra = set(skip.state_dict()) - set(plain.state_dict())
+    assert extra == {"encoder.patch_skip.weight", "encoder.patch_skip.bias",
+                     "decoder.patch_skip.weight", "decoder.patch_skip.bias"}
+    assert skip.state_dict()["encoder.patch_skip.weight"].shape == (32, 48, 1, 1)  # 4x4x3 patch -> mean, logvar
+    assert skip.state_dict()["decoder.patch_skip.weight"].shape == (48, 16, 1, 1)
+    assert not VAEConfig().patch_skip  # FLUX's layout is untouched by default
+
+
+def test_patch_skip_pca_init_equals_an_independent_pca() -> None:
+    """After the PCA start the AE is exactly the rank-16 PCA of 4x4 patches (numpy SVD as the reference)."""
+    import random
+
+    import numpy as np
+
+    from uare.train.vae_pretrain import init_patch_skip_pca, random_batch
+
+    rng = np.random.default_rng(0)
+    # smooth random images (upsampled noise) so the patch spectrum decays like a photo's
+    pool = [np.clip(F.interpolate(torch.from_numpy(rng.random((1, 3, 12, 12))), size=96, mode="bicubic")[0]
+                    .permute(1, 2, 0).numpy() * 255, 0, 255).astype(np.uint8) for _ in range(6)]
+    torch.manual_seed(0)
+    ae = AutoEncoder(SKIP).eval()
+    explained = init_patch_skip_pca(ae, pool, 32, seed=0, batches=4)
+    assert 0.9 < explained <= 1.0
+    x = random_batch(pool, 4, 32, random.Random(5))
+    with torch.no_grad():
+        rec = ae.decoder(ae.moments(x)[0])
+    # reference: PCA of the same training patches (same draws as init_patch_skip_pca) with numpy
+    train = torch.cat([random_batch(pool, 16, 32, random.Random(100 + i)) for i in range(4)])
+    patches = F.pixel_unshuffle(train, 4).permute(0, 2, 3, 1).reshape(-1, 48).double().numpy()
+    mu = patches.mean(0)
+    _, _, vt = np.linalg.svd(patches - mu, full_matrices=False)
+    u = vt[:16].T
+    px = F.pixel_unshuffle(x, 4).permute(0, 2, 3, 1).reshape(-1, 48).double().numpy()
+    ref = (px - mu) @ u @ u.T + mu
+    got = F.pixel_unshuffle(rec, 4).permute(0, 2, 3, 1).reshape(-1, 48).double().numpy()
+    assert np.abs(got - ref).max() < 1e-4
+
+
+def test_patch_skip_is_recovered_from_the_file(tmp_path: Path) -> None:
+    from uare.model.checkpoint import vae_config_from_header
+    from uare.model.safetensors_header import read_header
+
+    ae = make_ae(SKIP)
+    save_file(ae.state_dict(), str(tmp_path / "ae.safetensors"), metadata={"norm_groups": "8"})
+    infos, meta = read_header(tmp_path / "ae.safetensors")
+    cfg = vae_config_from_header(infos, meta, tmp_path / "ae.safetensors")
+    assert cfg.patch_skip and cfg.ch_mult == [1, 2, 2] and cfg.downsample == 4
+    again = AutoEncoder(cfg)
+    again.load_state_dict(load_file(str(tmp_path / "ae.safetensors")), strict=True)

@@ -168,13 +168,15 @@ class _FakeModel:
     """Stands in for uare.infer.UARE: records the calls, returns a bicubic up-sample and the mean / 51."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, int, int]] = []
+        self.calls: list[tuple] = []
 
-    def restore(self, img: np.ndarray, task: str = "auto", scale: int = 1, seed: int = 0):  # noqa: ANN201
-        self.calls.append((task, scale, seed))
+    def restore(self, img: np.ndarray, task: str = "auto", scale: int = 1, seed: int = 0,  # noqa: ANN201
+                assess: bool = True):
+        self.calls.append((task, scale, seed, assess))
         return type("R", (), {"image": bicubic_up(img, scale)})()
 
-    def assess(self, img: np.ndarray):  # noqa: ANN201
+    def assess(self, img: np.ndarray, describe: bool = True):  # noqa: ANN201
+        self.calls.append(("assess", describe))
         return type("A", (), {"score": float(img.mean()) / 51.0})()
 
 
@@ -184,8 +186,10 @@ def test_uare_adapters_call_the_model() -> None:
     img = np.full((10, 12, 3), 102, np.uint8)
     assert r(img, Setting("sr", ("sr",), 4)).shape == (40, 48, 3)
     r(img, Setting("mix", ("deblur", "denoise")))
-    assert fake.calls == [("sr", 4, 3), ("auto", 1, 3)]
+    UARERestorer(model=fake, assess=False, name="plain")(img, Setting("noise", ("denoise",)))
+    assert fake.calls == [("sr", 4, 3, True), ("auto", 1, 3, True), ("denoise", 1, 0, False)]
     assert UAREScorer(model=fake)(img) == pytest.approx(2.0)
+    assert fake.calls[-1] == ("assess", False)  # scoring never generates a description
 
 
 def test_negated_scorers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -325,3 +325,20 @@ def test_default_images_are_found_or_clear_error() -> None:
         assert "--images" in str(e)
     else:
         assert [d.name for d in dirs] == ["CBSD68", "Kodak24"]
+
+
+def test_color_shift_matches_skimage_lab_and_sees_a_cast() -> None:
+    from skimage.color import rgb2lab
+
+    from uare.eval.metricset import build_metrics, color_shift
+
+    rng = np.random.default_rng(0)
+    gt = (rng.random((32, 48, 3)) * 255).astype(np.uint8)
+    tinted = np.clip(gt.astype(int) + [12, 0, -12], 0, 255).astype(np.uint8)
+    ref = np.linalg.norm(rgb2lab(tinted / 255.0)[..., 1:].reshape(-1, 2).mean(0)
+                         - rgb2lab(gt / 255.0)[..., 1:].reshape(-1, 2).mean(0))
+    assert color_shift(gt, gt) == 0.0
+    assert color_shift(tinted, gt) == pytest.approx(ref, rel=0.02)
+    assert ref > 3  # a visible cast
+    m = build_metrics(["psnr", "color_shift"])["color_shift"]
+    assert m.full_reference and m.lower_is_better

@@ -100,13 +100,13 @@ def test_exif_orientation_is_applied(tmp_path):
 def test_analysis_stays_in_the_context(model):
     img = photo()
     sp = model.special
-    from uare.infer.pipeline import _pad16
+    from uare.infer.pipeline import _pad
 
     instr = model._ids("Enhance this photo.")
     x = torch.randn(12, 64, generator=torch.Generator().manual_seed(0))
     vs = []
     for text in ("Quality analysis: severe noise.", "Quality analysis: slight blur."):
-        ctx, _, _, grid = model._context(_pad16(img / 255.0), instr, model._ids(text))
+        ctx, _, _, grid = model._context(_pad(img / 255.0, 16), instr, model._ids(text))
         vs.append(model.model.velocity(ctx, x[: grid[0] * grid[1]], 0.5, grid, sp))
     assert not torch.allclose(vs[0], vs[1])
     a = model.restore(img, analysis="Quality analysis: severe noise.", seed=0).image

@@ -327,3 +327,28 @@ def test_per_sample_attention_equals_the_block_diagonal_mask(model, tok):
         h1, _ = lm(x, batch.gen, batch.positions, batch.attention())
         h2, _ = lm(x, batch.gen, batch.positions, batch.mask)
     assert (h1 - h2).abs().max() < 1e-5
+
+
+def test_degraded_source_replaces_noise_of_conditioned_targets_only(tok):
+    """flow_source: degraded -- a target's source is its own sample's LQ latent (+ sigma * noise)."""
+    from uare.model.packing import degraded_source, pack
+
+    g = torch.Generator().manual_seed(0)
+    lq, hq = torch.randn(16, 8, 6, generator=g), torch.randn(16, 8, 6, generator=g)
+    other = torch.randn(16, 4, 4, generator=g)
+    plans = [
+        [VAEItem(lq), TextItem([5, 6]), VAEItem(hq, noisy=True, t=0.5)],  # restoration: LQ -> HQ
+        [TextItem([7]), VAEItem(hq, noisy=True, t=0.7)],  # no condition: keeps pure noise
+        [VAEItem(other), VAEItem(hq, noisy=True, t=0.2)],  # a clean image of another size: no match
+    ]
+    b = pack(plans, tok.special, 8, 16)
+    noise = torch.randn(b.latent_x0.shape, generator=g)
+    src = degraded_source(b, noise, sigma=0.1)
+    img = b.latent_image
+    assert torch.equal(src[img == 0], noise[img == 0])  # clean rows are untouched
+    assert torch.allclose(src[img == 1], b.latent_x0[img == 0] + 0.1 * noise[img == 1])
+    assert torch.equal(src[img == 2], noise[img == 2])
+    assert torch.equal(src[img == 4], noise[img == 4])
+    # sigma 0: the flow time t interpolates exactly between the LQ and the HQ latents
+    src0 = degraded_source(b, noise, sigma=0.0)
+    assert torch.equal(src0[img == 1], b.latent_x0[img == 0])

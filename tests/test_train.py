@@ -102,11 +102,12 @@ def test_config_validation_and_overrides(assets, tmp_path):
         load_config(bad)
 
 
-@pytest.mark.parametrize("name", ["paper/stage1", "paper/stage2", "tiny/stage1", "tiny/stage2"])
+@pytest.mark.parametrize("name", ["paper/stage1", "paper/stage2", "tiny/stage1", "tiny/stage2",
+                                  "tiny/ablation_stage1_mixed", "tiny/ablation_stage2_iqa_only"])
 def test_shipped_configs_validate(name):
     cfg = load_config(REPO / "configs" / f"{name}.yaml")
-    assert cfg.stage == int(name[-1])
-    assert cfg.optim.warmup_steps in (100, 500)
+    assert cfg.stage == int(name.split("stage")[-1][0])
+    assert cfg.optim.warmup_steps == (500 if name.startswith("paper") else 50)
     if name.startswith("tiny"):
         assert all("test" not in Path(f).parts for s in cfg.data.sources for f in s.folders)
     else:
@@ -116,6 +117,29 @@ def test_shipped_configs_validate(name):
         c = cfg.data.curriculum
         assert (c.single_steps, c.multi_steps, c.highorder_steps) == (10000, 20000, 1500)
         assert cfg.train.max_steps == 31500
+
+
+def _flat(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+@pytest.mark.parametrize(("main_cfg", "ablation", "allowed"), [
+    ("stage1", "ablation_stage1_mixed", {"name", "out", "data.sources"}),
+    ("stage2", "ablation_stage2_iqa_only", {"name", "out", "data.sources", "init.path", "init.vae"}),
+])
+def test_ablation_configs_differ_only_where_documented(main_cfg, ablation, allowed):
+    """Same model, steps, optimiser, seeds and crops: an ablation changes only what it studies."""
+    a = _flat(load_config(REPO / "configs" / "tiny" / f"{main_cfg}.yaml").to_dict())
+    b = _flat(load_config(REPO / "configs" / "tiny" / f"{ablation}.yaml").to_dict())
+    assert a.keys() == b.keys()
+    differ = {k for k in a if a[k] != b[k]}
+    assert "name" in differ and differ <= allowed, differ - allowed
 
 
 def test_dry_run_plans_the_7b_recipe_without_loading(capsys):

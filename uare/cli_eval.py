@@ -245,9 +245,13 @@ def run_bench_iqa(scorers: list[str] | None = None, model: str | None = None, im
     except ValueError as e:
         raise UareError(str(e)) from None
     sources: dict[str, Any] = {}
+    with_tasks = "uare" in sc and synthetic
     if synthetic:
-        sources["synthetic"] = bi.synthetic_items(_folders(images), limit, seed)
+        items = bi.synthetic_items(_folders(images), limit, seed)
+        # the model's own checks reuse the synthetic images, so keep them when the model is scored
+        sources["synthetic"] = list(items) if with_tasks else items
     notes = []
+    root = None
     if tid2013:
         root = bi.default_tid2013()
         if root is None:
@@ -262,7 +266,19 @@ def run_bench_iqa(scorers: list[str] | None = None, model: str | None = None, im
     meta = {"scorers": names, "limit": limit, "seed": seed, "notes": notes,
             "sign": "niqe and brisque are negated, so higher = better for every scorer"}
     written = bi.write_reports(res, Path(out), meta)
-    return {"meta": meta, "summary": res.summary, "per_type_srcc": res.per_group, "markdown": bi.markdown(res),
+    md = bi.markdown(res)
+    tasks: dict[str, Any] = {}
+    if with_tasks:
+        from uare.eval import iqa_tasks
+        from uare.eval.report import write_json, write_text
+
+        tr = iqa_tasks.run_iqa_tasks(sc["uare"].model(), sources["synthetic"], root, seed)
+        tasks = {k: v.summary() for k, v in tr.items()}
+        md += "\n" + iqa_tasks.markdown(tr)
+        write_json(Path(out) / "iqa_tasks.json", {"summary": tasks, "rows": {k: v.rows for k, v in tr.items()}})
+        write_text(Path(out) / "iqa_tasks.md", iqa_tasks.markdown(tr))
+        written += [Path(out) / "iqa_tasks.json", Path(out) / "iqa_tasks.md"]
+    return {"meta": meta, "summary": res.summary, "per_type_srcc": res.per_group, "tasks": tasks, "markdown": md,
             "written": [str(p) for p in written]}
 
 

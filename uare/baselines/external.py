@@ -74,8 +74,9 @@ class UARERestorer:
     tasks = frozenset({"any"})
 
     def __init__(self, path: str | None = None, device: str = "cpu", task: str | None = None, seed: int = 0,
-                 model: Any = None) -> None:
-        self.path, self.device, self.task, self.seed = path, device, task, seed
+                 model: Any = None, assess: bool = True, name: str = "uare") -> None:
+        self.path, self.device, self.task, self.seed, self.assess = path, device, task, seed, assess
+        self.name = name  # ablations run several model variants side by side
         self._model = model
 
     def _get(self) -> Any:
@@ -85,7 +86,7 @@ class UARERestorer:
 
     def __call__(self, img: np.ndarray, setting: Setting) -> np.ndarray:
         task = self.task or (setting.tasks[0] if len(setting.tasks) == 1 else "auto")
-        res = self._get().restore(check_rgb_u8(img), task=task, scale=setting.scale, seed=self.seed)
+        res = self._get().restore(check_rgb_u8(img), task=task, scale=setting.scale, seed=self.seed, assess=self.assess)
         return check_rgb_u8(np.asarray(res.image))
 
 
@@ -98,7 +99,12 @@ class UAREScorer:
         self.path, self.device = path, device
         self._model = model
 
-    def __call__(self, img: np.ndarray) -> float:
+    def model(self) -> Any:
+        """The loaded :class:`uare.infer.UARE` (loaded on first use)."""
         if self._model is None:
             self._model = _load_uare(self.path, self.device)
-        return float(self._model.assess(check_rgb_u8(img)).score)
+        return self._model
+
+    def __call__(self, img: np.ndarray) -> float:
+        # the score only: no description is generated (that is what ``uare assess`` adds)
+        return float(self.model().assess(check_rgb_u8(img), describe=False).score)

@@ -8,6 +8,8 @@ Full-reference metrics take ``(pred, gt)``, no-reference ones ``(pred)``; all ta
 - ``ms_ssim``: on luminance, Y of YCbCr for ``basicsr`` / ``realisr`` and YIQ (pyiqa) for ``rgb``;
   no border crop.
 - ``niqe``, ``brisque``: :mod:`uare.metrics`, raw values (lower = better).
+- ``color_shift``: distance between the image-mean chroma (a*, b*) of CIELAB (D65) of the output and
+  of the ground truth; a global colour cast shows here whatever the content (lower = better, 0-~10).
 - ``lpips`` (AlexNet v0.1), ``dists``, ``musiq`` (KonIQ), ``maniqa`` (``maniqa-pipal``, as Real-ISR
   papers report it), ``clipiqa``, ``topiq`` (``topiq_nr``), ``liqe``: from pyiqa, an optional
   extra (``pip install 'uare[pyiqa]'``). pyiqa and most of these weights are licensed for
@@ -37,7 +39,8 @@ PYIQA: dict[str, tuple[str, bool, bool]] = {
     "topiq": ("topiq_nr", False, False),
     "liqe": ("liqe", False, False),
 }
-METRIC_NAMES: tuple[str, ...] = (*CORE_FR, *CORE_NR, *PYIQA)
+OWN_FR: tuple[str, ...] = ("color_shift",)
+METRIC_NAMES: tuple[str, ...] = (*CORE_FR, *CORE_NR, *OWN_FR, *PYIQA)
 PYIQA_HINT = ("metric(s) {names} need pyiqa: pip install 'uare[pyiqa]' "
               "(pyiqa and its model weights are licensed for non-commercial use only)")
 
@@ -94,6 +97,18 @@ def _pyiqa_metrics(names: list[str], device: str) -> dict[str, Metric]:
     return out
 
 
+def color_shift(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Euclidean distance of the mean (a*, b*) of two uint8 sRGB images in CIELAB (D65)."""
+    import cv2
+
+    def mean_ab(img: np.ndarray) -> np.ndarray:
+        # float32 input in [0, 1] makes OpenCV return L in 0..100 and a, b in their natural units
+        lab = cv2.cvtColor(np.ascontiguousarray(img, dtype=np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+        return lab[..., 1:].reshape(-1, 2).mean(0)
+
+    return float(np.linalg.norm(mean_ab(pred) - mean_ab(gt)))
+
+
 def build_metrics(names: list[str], protocol: str = "rgb", scale: int = 1, crop_border: int | None = None,
                   device: str = "cpu") -> dict[str, Metric]:
     """Metric objects for ``names`` (see :func:`parse_metric_names`), in the given order."""
@@ -113,6 +128,8 @@ def build_metrics(names: list[str], protocol: str = "rgb", scale: int = 1, crop_
         elif n in CORE_NR:
             f = getattr(m, n)
             out[n] = Metric(n, False, True, lambda p, g, _f=f: float(_f(p)))
+        elif n == "color_shift":
+            out[n] = Metric(n, True, True, color_shift)
     wanted = [n for n in names if n in PYIQA]
     if wanted:
         out.update(_pyiqa_metrics(wanted, device))

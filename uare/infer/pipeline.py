@@ -52,14 +52,26 @@ class InferenceDefaults:
     cfg_img: float = 1.0
     cfg_interval: tuple[float, float] = (0.0, 1.0)
     cfg_renorm: str = "global"
-    init: str = "noise"  # "noise", or "degraded": start from the degraded image's latent noised to t_start
+    # "noise"; "degraded": the degraded image's latent noised to t_start (SDEdit-style, any model);
+    # "source": x1 = degraded latent + source_noise x noise at t = 1, for models trained with
+    # train.flow_source: degraded (uare-tiny)
+    init: str = "noise"
     t_start: float = 1.0
+    source_noise: float = 0.0
     tile: int = 512
     overlap: int = 64
     max_untiled_side: int = 768
     max_analysis_tokens: int = 200
     max_description_tokens: int = 80
     max_compare_tokens: int = 120
+    # ViT input side range in px (0: the model's largest grid); a model trained on small crops at
+    # native resolution (uare-tiny) says so here, so inference sees pixels at the scale it learnt.
+    vit_max_size: int = 0
+    vit_min_size: int = 224
+    # >0: assess / compare an image larger than this through native-resolution crops of this size
+    # (up to ``assess_crops``, spread over the image) and average, instead of one downsized view.
+    assess_crop: int = 0
+    assess_crops: int = 5
 
     @classmethod
     def from_folder(cls, folder: Path) -> InferenceDefaults:
@@ -73,6 +85,8 @@ class InferenceDefaults:
             raise UareError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         if "cfg_interval" in d:
             d["cfg_interval"] = tuple(d["cfg_interval"])
+        if d.get("init", "noise") not in ("noise", "degraded", "source"):
+            raise UareError(f"{path}: init must be noise, degraded or source, got {d['init']!r}")
         return cls(**d)
 
 
@@ -96,14 +110,15 @@ class UARE:
                         dtype: str | torch.dtype | None = "fp32") -> UARE:
         """Load a BAGEL or uare checkpoint folder; ``None`` means the shipped default model.
 
-        Until trained uare-tiny weights are shipped, ``None`` builds a *random* tiny model (seed 0)
-        and warns: its outputs are meaningless, but every code path runs.
+        The default is uare-tiny, shipped inside the package (``uare/weights/uare-tiny``, see its
+        MODEL_CARD.md). Should that folder be missing (a stripped install), ``None`` builds a *random*
+        tiny model (seed 0) and warns: its outputs are meaningless, but every code path runs.
         """
         if path is None:
             if (DEFAULT_MODEL_DIR / "config.json").is_file():
                 path = DEFAULT_MODEL_DIR
             else:
-                warnings.warn("no trained uare-tiny weights are shipped with this version: using a RANDOM tiny "
+                warnings.warn(f"the shipped uare-tiny weights are missing ({DEFAULT_MODEL_DIR}): using a RANDOM tiny "
                               "model (outputs are meaningless); pass --model DIR for a real checkpoint",
                               stacklevel=2)
                 return cls(_random_default(device, dtype), InferenceDefaults(steps=8), is_random=True)
@@ -123,8 +138,11 @@ class UARE:
         """Resize (aspect kept, multiples of the patch) to the ViT's grid and patchify."""
         vit = self.config.vit
         side = min(vit.image_size, vit.patch_size * self.config.vit_max_num_patch_per_side)
+        if self.defaults.vit_max_size:
+            side = min(side, self.defaults.vit_max_size)
         pil = Image.fromarray(np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8))
-        small = resize_to_stride(pil, max_size=side, min_size=min(224, side), stride=vit.patch_size)
+        small = resize_to_stride(pil, max_size=side, min_size=min(self.defaults.vit_min_size, side),
+                                 stride=vit.patch_size)
         x = torch.from_numpy(np.asarray(small, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
         return vit_patchify(x, vit.patch_size)
 
@@ -133,7 +151,7 @@ class UARE:
         return self.model.prefill_vit(ctx, patches, grid, self.special)
 
     def _encode(self, rgb: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
-        """float RGB (sides multiples of 16) -> latent tokens [h*w, 64] and their grid."""
+        """float RGB (sides multiples of one generation token) -> latent tokens [h*w, p*p*z] and their grid."""
         x = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(self.device, self.vae.encoder.conv_in.weight.dtype)
         with torch.no_grad():
             z = self.vae.encode(x * 2 - 1)[0].float()
@@ -153,10 +171,15 @@ class UARE:
                ) -> Assessment:
         """Score (expected value over the five level words, Q-Align style) and describe the quality."""
         prep = image if isinstance(image, Prepared) else prepare(image, max_pixels)
-        ctx_v = self._with_vit(Context(), prep.rgb)
-        ctx = self.model.prefill_text(ctx_v, self._ids(prompts.score_question()), self.special)
-        logits = self.model.next_token_logits(ctx, self._ids(prompts.SCORE_PREFIX), self.special)
-        probs = torch.softmax(logits[self._level_ids], dim=0).tolist()
+        views = self._views(prep.rgb)
+        probs_all = []
+        for view in views:
+            ctx_s = self.model.prefill_text(self._with_vit(Context(), view), self._ids(prompts.score_question()),
+                                            self.special)
+            logits = self.model.next_token_logits(ctx_s, self._ids(prompts.SCORE_PREFIX), self.special)
+            probs_all.append(torch.softmax(logits[self._level_ids], dim=0))
+        probs = torch.stack(probs_all).mean(0).tolist()
+        ctx_v = self._with_vit(Context(), views[0])
         level_probs = {lv: round(float(p), 6) for lv, p in zip(LEVELS, probs, strict=True)}
         score = float(expected_score(level_probs))
         level = LEVELS[int(np.argmax(probs))]
@@ -172,15 +195,40 @@ class UARE:
     def compare(self, a: ImageInput, b: ImageInput, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Comparison:
         """Which image is better: the probability compares the two canonical answers' likelihoods."""
         pa, pb = prepare(a, max_pixels), prepare(b, max_pixels)
-        ctx = self._with_vit(self._with_vit(Context(), pa.rgb), pb.rgb)
-        ctx = self.model.prefill_text(ctx, self._ids(prompts.compare_instruction()), self.special)
-        lp_first = self.model.continuation_logprob(ctx, self._ids("The first image is better"), self.special)
-        lp_second = self.model.continuation_logprob(ctx, self._ids("The second image is better"), self.special)
-        p_first = float(torch.sigmoid(torch.tensor(lp_first - lp_second)))
+        views_a, views_b = self._views(pa.rgb), self._views(pb.rgb)
+        margins = []
+        for va, vb in zip(views_a, views_b, strict=False):
+            c = self._with_vit(self._with_vit(Context(), va), vb)
+            c = self.model.prefill_text(c, self._ids(prompts.compare_instruction()), self.special)
+            lp_first = self.model.continuation_logprob(c, self._ids("The first image is better"), self.special)
+            lp_second = self.model.continuation_logprob(c, self._ids("The second image is better"), self.special)
+            margins.append(lp_first - lp_second)
+            if len(margins) == 1:
+                ctx = c
+        p_first = float(torch.sigmoid(torch.tensor(float(np.mean(margins)))))
         out = self.model.generate_text(ctx, self.special, self.defaults.max_compare_tokens)
         text = self.tokenizer.decode(out.ids).strip()
         preferred = "first" if p_first >= 0.5 else "second"
         return Comparison(preferred, round(max(p_first, 1 - p_first), 6), text)
+
+    def _views(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """What the ViT sees for assessment: the whole image, or (``assess_crop``) native-resolution crops.
+
+        The centre crop first, then the corners and the quarter points; positions are relative, so the
+        two images of a comparison are viewed at the same places even when their sizes differ.
+        """
+        c, n = self.defaults.assess_crop, self.defaults.assess_crops
+        h, w = rgb.shape[:2]
+        if c <= 0 or max(h, w) <= c:
+            return [rgb]
+        ch, cw = min(c, h), min(c, w)
+        rel = [(0.5, 0.5)] + [(fy, fx) for fy in (0.0, 1.0) for fx in (0.0, 1.0)]
+        rel += [(fy, fx) for fy in (0.25, 0.75) for fx in (0.25, 0.75)]
+        out = []
+        for fy, fx in rel[: max(1, n)]:
+            y, x = round(fy * (h - ch)), round(fx * (w - cw))
+            out.append(rgb[y:y + ch, x:x + cw])
+        return out
 
     # ------------------------------------------------------------------ restore
     def _context(self, lq: np.ndarray, instr: list[int], analysis: list[int] | None) -> tuple[Context, ...]:
@@ -228,7 +276,9 @@ class UARE:
                             "--max-pixels")
         lq = prep.rgb if scale == 1 else cv2.resize(prep.rgb, (wo, ho), interpolation=cv2.INTER_CUBIC)
         lq = np.clip(lq, 0, 1)
-        limit = self.config.max_latent_size * self.config.latent_downsample
+        tok = self.config.latent_downsample  # pixels per generation token (16 for BAGEL, 8 for uare-tiny)
+        f = self.config.vae.downsample
+        limit = self.config.max_latent_size * tok
         tile = int(tile if tile is not None else (d.tile if max(ho, wo) > d.max_untiled_side else 0))
         overlap = int(overlap if overlap is not None else d.overlap)
         if tile == 0 and max(ho, wo) > limit:
@@ -241,27 +291,32 @@ class UARE:
         assessment = self.assess(prep) if assess and analysis is None else None
         plan_text = analysis
         if plan_text is None and assess:
-            # the analysis is written in the restoration context itself (whole image, downsized if tiled)
-            whole = lq if not tile else _fit(lq, d.max_untiled_side)
-            ctx, *_ = self._context(_pad16(whole), instr, None)
+            # the analysis is written in the restoration context itself: for a tiled image, from its
+            # central tile at native resolution (what the model was trained on), then used for every tile
+            whole = lq if not tile else _center(lq, tile)
+            ctx, *_ = self._context(_pad(whole, tok), instr, None)
             gen = self.model.generate_text(ctx, self.special, d.max_analysis_tokens)
             plan_text = self.tokenizer.decode(gen.ids).strip()
         plan = self._ids(plan_text) if plan_text is not None else None
 
         g = torch.Generator().manual_seed(int(seed))
-        grid_h, grid_w = -(-ho // 16), -(-wo // 16)
-        noise = torch.randn(self.config.latent_channels, 2 * grid_h, 2 * grid_w, generator=g)
+        p = self.config.latent_patch_size
+        grid_h, grid_w = -(-ho // tok), -(-wo // tok)
+        noise = torch.randn(self.config.latent_channels, p * grid_h, p * grid_w, generator=g)
         n_tiles = 1
 
         def run(win: Window) -> np.ndarray:
-            crop = _pad16(lq[win.y0:win.y1, win.x0:win.x1])
+            crop = _pad(lq[win.y0:win.y1, win.x0:win.x1], tok)
             ctx, ctx_img, tokens, grid = self._context(crop, instr, plan)
-            nz = noise[:, win.y0 // 8: win.y0 // 8 + 2 * grid[0], win.x0 // 8: win.x0 // 8 + 2 * grid[1]]
+            # tiles start on multiples of 16 px, so every tile reads the same noise at the same pixel
+            nz = noise[:, win.y0 // f: win.y0 // f + p * grid[0], win.x0 // f: win.x0 // f + p * grid[1]]
             x = latent_patchify(nz, self.config.latent_patch_size)
             t_start = 1.0
             if d.init == "degraded":
                 t_start = d.t_start
                 x = (1 - t_start) * tokens.cpu() + t_start * x
+            elif d.init == "source":
+                x = tokens.cpu() + d.source_noise * x
             guided = cfg_text > 1.0
             cb = (lambda i, n: progress("denoise", i, n)) if progress and not tile else None
             z = self.model.generate_latents(
@@ -298,22 +353,20 @@ class UARE:
         return [self.restore(im, **kw) for im in images]
 
 
-def _pad16(rgb: np.ndarray) -> np.ndarray:
-    """Reflect-pad the bottom/right to multiples of 16 (one generation token)."""
+def _pad(rgb: np.ndarray, unit: int) -> np.ndarray:
+    """Reflect-pad the bottom/right to multiples of ``unit`` px (one generation token)."""
     h, w = rgb.shape[:2]
-    ph, pw = -h % 16, -w % 16
+    ph, pw = -h % unit, -w % unit
     if not (ph or pw):
         return np.ascontiguousarray(rgb)
     mode = "reflect" if h > ph and w > pw else "edge"
     return np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode=mode)
 
 
-def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
+def _center(rgb: np.ndarray, side: int) -> np.ndarray:
     h, w = rgb.shape[:2]
-    s = side / max(h, w)
-    if s >= 1:
-        return rgb
-    return cv2.resize(rgb, (max(16, round(w * s)), max(16, round(h * s))), interpolation=cv2.INTER_AREA)
+    y, x = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return rgb[y:y + side, x:x + side]
 
 
 def _rescaled(prep: Prepared, scale: int) -> Prepared:

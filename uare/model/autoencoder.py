@@ -190,9 +190,19 @@ class Encoder(nn.Module):
         self.mid = _Mid(block_in, config.norm_groups)
         self.norm_out = _norm(block_in, config.norm_groups)
         self.conv_out = nn.Conv2d(block_in, 2 * config.z_channels, kernel_size=3, stride=1, padding=1)
+        self.factor = config.downsample
+        self.patch_skip: nn.Conv2d | None = None
+        if config.patch_skip:
+            self.patch_skip = nn.Conv2d(config.in_channels * self.factor**2, 2 * config.z_channels, kernel_size=1)
 
     def forward(self, x: Tensor) -> Tensor:
         """Return the concatenated ``[mean, logvar]`` moments along the channel axis."""
+        deep = self._deep(x)
+        if self.patch_skip is not None:
+            deep = deep + self.patch_skip(F.pixel_unshuffle(x, self.factor))
+        return deep
+
+    def _deep(self, x: Tensor) -> Tensor:
         h = self.conv_in(x)
         for level in self.down:
             for block in level.block:
@@ -228,9 +238,19 @@ class Decoder(nn.Module):
         self.up = nn.ModuleList(reversed(levels))
         self.norm_out = _norm(block_in, config.norm_groups)
         self.conv_out = nn.Conv2d(block_in, config.out_ch, kernel_size=3, stride=1, padding=1)
+        self.factor = config.downsample
+        self.patch_skip: nn.Conv2d | None = None
+        if config.patch_skip:
+            self.patch_skip = nn.Conv2d(config.z_channels, config.out_ch * self.factor**2, kernel_size=1)
 
     def forward(self, z: Tensor) -> Tensor:
         """Decode; no clamp is applied, callers map ``[-1, 1]`` to pixels and clip."""
+        out = self._deep(z)
+        if self.patch_skip is not None:
+            out = out + F.pixel_shuffle(self.patch_skip(z), self.factor)
+        return out
+
+    def _deep(self, z: Tensor) -> Tensor:
         h = self.mid(self.conv_in(z))
         for i in reversed(range(len(self.up))):
             level = self.up[i]

@@ -131,7 +131,8 @@ def vae_config_from_header(infos: dict[str, TensorInfo], meta: dict[str, str], p
     return VAEConfig(ch=ch, ch_mult=ch_mult, num_res_blocks=len(blocks), z_channels=z,
                      scale_factor=float(meta.get("scale_factor", 0.3611)),
                      shift_factor=float(meta.get("shift_factor", 0.1159)),
-                     norm_groups=int(meta.get("norm_groups", 32)))
+                     norm_groups=int(meta.get("norm_groups", 32)),
+                     patch_skip="encoder.patch_skip.weight" in infos)
 
 
 def _side_from_table(infos: dict[str, TensorInfo], key: str, path: Path) -> int:

@@ -226,3 +226,36 @@ def _bracket(ids, pos, gen, text_rows, row, r, n, special, gen_inside: bool = Fa
     # the bracketing specials are text tokens: always the und expert
     gen.extend([False] + [gen_inside] * n + [False])
     text_rows.extend([row, row + n + 1])
+
+
+def degraded_source(batch: PackedBatch, noise: torch.Tensor, sigma: float = 0.0) -> torch.Tensor:
+    """Flow sources that start at the degraded image: x1 = z_LQ + sigma * eps instead of eps.
+
+    For every noisy (target) image, the condition is the latest clean VAE image *of the same sample*
+    with the same latent grid (the LQ image a restoration sample shows before its HQ target); its
+    latent tokens, plus ``sigma`` times the drawn noise, replace that image's noise rows. Targets
+    without such a condition (e.g. the LQ item was dropped) keep pure noise. The flow then carries
+    the degraded latent to the clean one (x_t = (1 - t) z_HQ + t x1), so a one-step sample from t = 1
+    is the model's estimate of z_HQ given z_LQ -- a residual a small model learns far more easily than
+    a full generation from noise. Returns a new tensor shaped like ``noise``.
+    """
+    out = noise.clone()
+    if not batch.latent_rows.numel():
+        return out
+    starts = torch.tensor([0, *batch.sample_lens]).cumsum(0)
+    sample_of = torch.bucketize(batch.latent_rows, starts[1:], right=True)
+    images = batch.latent_image.unique(sorted=True).tolist()
+    clean_seen: dict[int, list[int]] = {}  # sample -> its clean images so far, in order
+    for img in images:
+        rows = (batch.latent_image == img).nonzero().squeeze(1)
+        smp = int(sample_of[rows[0]])
+        if not bool(batch.latent_noisy[rows[0]]):
+            clean_seen.setdefault(smp, []).append(img)
+            continue
+        for cond in reversed(clean_seen.get(smp, [])):
+            crow = (batch.latent_image == cond).nonzero().squeeze(1)
+            if crow.numel() == rows.numel() and torch.equal(batch.latent_positions[crow],
+                                                             batch.latent_positions[rows]):
+                out[rows] = batch.latent_x0[crow].to(out.dtype) + sigma * noise[rows]
+                break
+    return out

@@ -44,6 +44,9 @@ class InitConfig:
     seed: int = 0
     copy_und_to_gen: bool = False
     vae: str = ""
+    # zero the velocity head (llm2vae) after loading: with flow_source degraded the first one-step
+    # restoration is then exactly the input, and training only ever has to learn the correction
+    zero_velocity_head: bool = False
 
 
 @dataclass
@@ -67,6 +70,10 @@ class TrainSection:
     ce_weight: float = 0.25
     mse_weight: float = 1.0
     timestep_shift: float = 1.0
+    # "noise": BAGEL's flow from pure noise; "degraded": from the sample's degraded latent plus
+    # ``source_noise`` x noise (see uare.model.packing.degraded_source); inference must match it.
+    flow_source: str = "noise"
+    source_noise: float = 0.0
     ema_decay: float = 0.9999
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     gradient_checkpointing: bool = False
@@ -189,6 +196,8 @@ def _check(cfg: TrainConfig) -> None:
     need(cfg.train.grad_accum >= 1, "train.grad_accum must be >= 1")
     need(0.0 <= cfg.train.ema_decay < 1.0, "train.ema_decay must be in [0, 1)")
     need(cfg.train.precision in ("auto", "fp32", "bf16"), "train.precision: expected auto, fp32 or bf16")
+    need(cfg.train.flow_source in ("noise", "degraded"), "train.flow_source: expected noise or degraded")
+    need(cfg.train.source_noise >= 0, "train.source_noise: must be >= 0")
     need(cfg.optim.lr > 0 and cfg.optim.warmup_steps >= 0, "optim.lr must be > 0 and optim.warmup_steps >= 0")
     need(len(cfg.optim.betas) == 2, "optim.betas must be two numbers")
     need(cfg.checkpoint.every >= 1 and cfg.checkpoint.keep >= 1, "checkpoint.every and checkpoint.keep must be >= 1")

@@ -146,6 +146,10 @@ def load_initial(init: InitConfig, device: torch.device, out: Path) -> Checkpoin
             ck.model.language_model.init_moe()
     if init.vae:
         load_pretrained_vae(ck, Path(init.vae), device)
+    if init.zero_velocity_head:
+        with torch.no_grad():
+            ck.model.llm2vae.weight.zero_()
+            ck.model.llm2vae.bias.zero_()
     return ck
 
 

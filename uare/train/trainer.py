@@ -32,6 +32,7 @@ from uare.data.sources import Geometry, source_paths
 from uare.data.stream import PackDataset, pack_loader
 from uare.errors import UareError
 from uare.model.flow import sample_train_timesteps
+from uare.model.packing import degraded_source
 from uare.train.config import TrainConfig
 from uare.train.distributed import (
     PackedForward,
@@ -190,6 +191,8 @@ class Trainer:
         batch = pack_samples(plans, self.tok.special, c.vit_max_num_patch_per_side, c.max_latent_size,
                              c.latent_patch_size)
         noise = torch.randn(batch.latent_x0.shape, generator=g) if batch.latent_rows.numel() else None
+        if noise is not None and self.cfg.train.flow_source == "degraded":
+            noise = degraded_source(batch, noise, self.cfg.train.source_noise)
         return batch, noise, int(batch.latent_noisy.sum()), int(batch.ce_rows.numel())
 
     def _step(self, step: int, packs: list) -> dict[str, float]:

@@ -66,6 +66,35 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return 10 * math.log10(255**2 / max(mse, 1e-10))
 
 
+@torch.no_grad()
+def init_patch_skip_pca(ae: AutoEncoder, pool: list[np.ndarray], size: int, seed: int, batches: int = 32) -> float:
+    """Start the linear patch path as a PCA of the training patches and silence the deep paths.
+
+    The encoder's skip projects each f x f x 3 patch on the top ``z_channels`` principal components
+    (its log-variance half starts at zero), the decoder's maps them back; the deep convs' last layers
+    start at zero, so training begins from the best linear AE and learns what it misses. Returns the
+    fraction of patch variance the kept components explain.
+    """
+    f, z = ae.config.downsample, ae.config.z_channels
+    x = torch.cat([random_batch(pool, 16, size, random.Random(seed + 100 + i)) for i in range(batches)])
+    patches = F.pixel_unshuffle(x, f).permute(0, 2, 3, 1).reshape(-1, 3 * f * f).double()
+    mean = patches.mean(0)
+    cov = torch.cov((patches - mean).T)
+    evals, evecs = torch.linalg.eigh(cov)  # ascending
+    u = evecs[:, -z:].flip(1)  # (3 f^2, z), strongest first
+    enc, dec = ae.encoder.patch_skip, ae.decoder.patch_skip
+    enc.weight.zero_()
+    enc.bias.zero_()
+    enc.weight[:z, :, 0, 0] = u.T.float()
+    enc.bias[:z] = -(u.T @ mean).float()
+    dec.weight[:, :, 0, 0] = u.float()
+    dec.bias.copy_(mean.float())
+    for conv in (ae.encoder.conv_out, ae.decoder.conv_out):
+        conv.weight.zero_()
+        conv.bias.zero_()
+    return float(evals[-z:].sum() / evals.sum())
+
+
 def train(cfg: VAEConfig, data: Path, out: Path, steps: int, batch: int, size: int, lr: float, seed: int,
           kl_weight: float = 1e-6, latent_noise: float = 0.05, log_every: int = 50) -> dict:
     torch.manual_seed(seed)
@@ -73,6 +102,11 @@ def train(cfg: VAEConfig, data: Path, out: Path, steps: int, batch: int, size: i
     pool = load_pool(data)
     val = random_batch(pool, 16, size, random.Random(seed + 1))
     ae = AutoEncoder(cfg)
+    if cfg.patch_skip:
+        explained = init_patch_skip_pca(ae, pool, size, seed)
+        with torch.no_grad():
+            p0 = psnr(ae.decoder(ae.moments(val)[0]), val)
+        print(json.dumps({"step": 0, "pca_explained": round(explained, 5), "val_psnr": round(p0, 2)}), flush=True)
     opt = torch.optim.AdamW(ae.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100) * (0.1 + 0.9 * 0.5 * (
         1 + math.cos(math.pi * min(s, steps) / steps))))

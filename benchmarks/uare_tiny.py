@@ -1,0 +1,239 @@
+"""uare-tiny against the step-6 targets, and the paper's claims as an ablation, in one reproducible run.
+
+    python benchmarks/uare_tiny.py --parts restore,iqa,speed --limit 8            # the shipped model
+    python benchmarks/uare_tiny.py --parts ablation_restore,ablation_iqa --limit 4 \\
+        --stage1 runs/tiny/stage1/final --mixed runs/tiny/stage1_mixed/final \\
+        --iqa-only runs/tiny/stage2_iqa_only/final
+
+Parts:
+- ``restore``: ``uare bench restore`` on the first ``--limit`` images of CBSD68 and Kodak24 (held out),
+  all ten settings, every classical baseline and the model (assess-then-restore, the default);
+  PSNR/SSIM/NIQE/colour shift, then the target table (gain over the input, best classical, NIQE,
+  colour shift).
+- ``iqa``: ``uare bench iqa`` with NIQE, BRISQUE and the model on the synthetic set of the same
+  images, TID2013's calibration pairs, degradation-type identification and pairwise comparison.
+- ``speed``: assess and restore of a 512x512 Kodak crop in a fresh process, median of 3.
+- ``ablation_restore``: (a) assess-then-restore vs the same model with a plain instruction vs the
+  stage-1 model; (b) stage 1 with the curriculum vs stage 1 with everything mixed from step 0.
+- ``ablation_iqa``: (c) the unified model vs the same model trained on IQA alone.
+
+Prints one JSON object and Markdown tables; writes them under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets" / "test"
+FOLDERS = [DATA / "CBSD68", DATA / "Kodak24"]
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def pooled(summary: dict[str, Any], setting: str, method: str, metric: str) -> float:
+    """Image-weighted mean of ``metric`` over the datasets."""
+    num = den = 0.0
+    for ds in summary.values():
+        cell = ds.get(setting, {}).get(method)
+        if cell and metric in cell and cell["n"]:
+            num += cell[metric] * cell["n"]
+            den += cell["n"]
+    return num / den if den else float("nan")
+
+
+def restore_bench(restorers: dict[str, Any], limit: int, out: Path, metrics: list[str]) -> dict[str, Any]:
+    from uare.eval import bench_restore as br
+    from uare.eval.settings import get_settings
+
+    res = br.run_bench(FOLDERS, get_settings("all"), restorers, metrics, out, limit=limit, log=log)
+    br.write_reports(res, out, metrics, {"limit": limit, "methods": ["input", *restorers]})
+    return res.summary
+
+
+def part_restore(model: str, limit: int, out: Path) -> dict[str, Any]:
+    from uare.baselines import UARERestorer
+    from uare.eval import bench_restore as br
+    from uare.eval.settings import get_settings
+
+    chosen, _ = br.select_restorers(["all"], UARERestorer(model))
+    classical = [m for m in chosen if m != "uare"]
+    summary = restore_bench(chosen, limit, out / "restore", ["psnr", "ssim", "niqe", "color_shift"])
+    rows = []
+    for bs in get_settings("all"):
+        s = bs.name
+        inp, ours = pooled(summary, s, "input", "psnr"), pooled(summary, s, "uare", "psnr")
+        cands = {m: pooled(summary, s, m, "psnr") for m in classical}
+        cands = {m: v for m, v in cands.items() if not np.isnan(v)}
+        best = max(cands, key=cands.get) if cands else "-"
+        rows.append({"setting": s, "input_psnr": inp, "best_classical": best,
+                     "best_classical_psnr": cands.get(best, float("nan")), "uare_psnr": ours, "gain": ours - inp,
+                     "uare_ssim": pooled(summary, s, "uare", "ssim"), "input_ssim": pooled(summary, s, "input", "ssim"),
+                     "input_niqe": pooled(summary, s, "input", "niqe"), "uare_niqe": pooled(summary, s, "uare", "niqe"),
+                     "input_color_shift": pooled(summary, s, "input", "color_shift"),
+                     "uare_color_shift": pooled(summary, s, "uare", "color_shift"),
+                     "uare_seconds": pooled(summary, s, "uare", "seconds")})
+    gains = [r["gain"] for r in rows]
+    beats = sum(r["uare_psnr"] > r["best_classical_psnr"] or np.isnan(r["best_classical_psnr"]) for r in rows)
+    niqe_better = sum(r["uare_niqe"] < r["input_niqe"] for r in rows)
+    return {"rows": rows, "mean_gain_db": float(np.mean(gains)), "beats_best_classical": int(beats),
+            "niqe_better_than_input": int(niqe_better), "max_color_shift": float(max(r["uare_color_shift"] for r in rows)),
+            "images_per_setting": 2 * limit}
+
+
+def md_restore(r: dict[str, Any]) -> str:
+    lines = ["| setting | input PSNR | best classical | uare PSNR | gain dB | SSIM in -> out | NIQE in -> out | "
+             "colour shift in -> out | s/img |", "|---|---|---|---|---|---|---|---|---|"]
+    for x in r["rows"]:
+        lines.append(f"| {x['setting']} | {x['input_psnr']:.2f} | {x['best_classical']} {x['best_classical_psnr']:.2f} | "
+                     f"{x['uare_psnr']:.2f} | {x['gain']:+.2f} | {x['input_ssim']:.3f} -> {x['uare_ssim']:.3f} | "
+                     f"{x['input_niqe']:.2f} -> {x['uare_niqe']:.2f} | {x['input_color_shift']:.2f} -> "
+                     f"{x['uare_color_shift']:.2f} | {x['uare_seconds']:.1f} |")
+    lines.append(f"\nmean gain {r['mean_gain_db']:+.2f} dB; beats the best classical on {r['beats_best_classical']}/10; "
+                 f"NIQE better than the input on {r['niqe_better_than_input']}/10; largest colour shift "
+                 f"{r['max_color_shift']:.2f} ({r['images_per_setting']} images per setting)")
+    return "\n".join(lines) + "\n"
+
+
+def part_iqa(model: str, limit: int, out: Path, scorers: list[str]) -> dict[str, Any]:
+    from uare.cli_eval import run_bench_iqa
+
+    r = run_bench_iqa(scorers, model, [str(f) for f in FOLDERS], limit, out=out)
+    return {"summary": r["summary"], "per_type_srcc": r["per_type_srcc"], "tasks": r["tasks"],
+            "markdown": r["markdown"]}
+
+
+SPEED = """
+import json, sys, time
+import numpy as np
+from uare.infer import UARE
+from PIL import Image
+m = UARE.from_pretrained(sys.argv[1])
+img = np.asarray(Image.open(sys.argv[2]).convert("RGB"))
+h, w = img.shape[:2]
+img = np.ascontiguousarray(img[(h - 512) // 2:(h - 512) // 2 + 512, (w - 512) // 2:(w - 512) // 2 + 512])
+m.assess(img[:64, :64])  # warm-up
+out = {}
+for name, fn in (("assess", lambda: m.assess(img)), ("assess_score_only", lambda: m.assess(img, describe=False)),
+                 ("restore", lambda: m.restore(img)), ("restore_plain", lambda: m.restore(img, assess=False))):
+    ts = []
+    for _ in range(3):
+        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
+    out[name] = sorted(ts)[1]
+print(json.dumps(out))
+"""
+
+
+def part_speed(model: str) -> dict[str, Any]:
+    import torch
+
+    img = sorted((DATA / "Kodak24").iterdir())[0]
+    p = subprocess.run([sys.executable, "-c", SPEED, model, str(img)], capture_output=True, text=True, check=True)
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    r["threads"] = torch.get_num_threads()
+    return r
+
+
+def part_ablation_restore(model: str, stage1: str, mixed: str, limit: int, out: Path) -> dict[str, Any]:
+    from uare.baselines import UARERestorer
+    from uare.eval.settings import get_settings
+
+    variants = {
+        "assess-then-restore": UARERestorer(model, name="assess-then-restore"),
+        "plain instruction": UARERestorer(model, assess=False, name="plain instruction"),
+        "stage 1 only (curriculum)": UARERestorer(stage1, assess=False, name="stage 1 only (curriculum)"),
+        "stage 1 only (mixed)": UARERestorer(mixed, assess=False, name="stage 1 only (mixed)"),
+    }
+    summary = restore_bench(variants, limit, out / "ablation_restore", ["psnr", "ssim"])
+    names = [bs.name for bs in get_settings("all")]
+    table = {v: {s: pooled(summary, s, v, "psnr") for s in names} for v in ["input", *variants]}
+    ssim = {v: {s: pooled(summary, s, v, "ssim") for s in names} for v in ["input", *variants]}
+    return {"psnr": table, "ssim": ssim, "mean_psnr": {v: float(np.mean(list(t.values()))) for v, t in table.items()},
+            "mean_ssim": {v: float(np.mean(list(t.values()))) for v, t in ssim.items()}, "images_per_setting": 2 * limit}
+
+
+def md_ablation_restore(r: dict[str, Any]) -> str:
+    settings = list(next(iter(r["psnr"].values())))
+    lines = ["| variant | " + " | ".join(settings) + " | mean PSNR | mean SSIM |",
+             "|---" * (len(settings) + 3) + "|"]
+    for v, t in r["psnr"].items():
+        lines.append(f"| {v} | " + " | ".join(f"{t[s]:.2f}" for s in settings)
+                     + f" | {r['mean_psnr'][v]:.2f} | {r['mean_ssim'][v]:.4f} |")
+    return "\n".join(lines) + f"\n({r['images_per_setting']} images per setting)\n"
+
+
+def part_ablation_iqa(model: str, iqa_only: str, limit: int, out: Path) -> dict[str, Any]:
+    res = {}
+    for name, path in (("unified", model), ("IQA only", iqa_only)):
+        r = part_iqa(path, limit, out / f"ablation_iqa_{name.replace(' ', '_').lower()}", ["uare"])
+        res[name] = {"srcc_synthetic": r["summary"]["synthetic"]["uare"]["srcc"],
+                     **{k: v["accuracy"] for k, v in r["tasks"].items()}}
+    return res
+
+
+def md_ablation_iqa(r: dict[str, Any]) -> str:
+    keys = list(next(iter(r.values())))
+    lines = ["| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for name, v in r.items():
+        lines.append(f"| {name} | " + " | ".join(f"{v[k]:.3f}" for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(ROOT / "uare" / "weights" / "uare-tiny"))
+    ap.add_argument("--stage1", default="runs/tiny/stage1/final")
+    ap.add_argument("--mixed", default="runs/tiny/stage1_mixed/final")
+    ap.add_argument("--iqa-only", default="runs/tiny/stage2_iqa_only/final")
+    ap.add_argument("--parts", default="restore,iqa,speed")
+    ap.add_argument("--limit", type=int, default=8, help="first N images of CBSD68 and of Kodak24")
+    ap.add_argument("--out", type=Path, default=Path("results/uare_tiny"))
+    args = ap.parse_args()
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    result: dict[str, Any] = {"model": args.model, "limit": args.limit}
+    md = []
+    t0 = time.perf_counter()
+    for part in parts:
+        t = time.perf_counter()
+        if part == "restore":
+            result[part] = part_restore(args.model, args.limit, args.out)
+            md.append("## Restoration vs targets\n\n" + md_restore(result[part]))
+        elif part == "iqa":
+            r = part_iqa(args.model, args.limit, args.out / "iqa", ["niqe", "brisque", "uare"])
+            result[part] = {k: v for k, v in r.items() if k != "markdown"}
+            md.append("## IQA\n\n" + r["markdown"])
+        elif part == "speed":
+            result[part] = part_speed(args.model)
+            md.append("## Speed (512x512, s, median of 3)\n\n" + " | ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in result[part].items()) + "\n")
+        elif part == "ablation_restore":
+            result[part] = part_ablation_restore(args.model, args.stage1, args.mixed, args.limit, args.out)
+            md.append("## Ablation (a, b): restoration PSNR\n\n" + md_ablation_restore(result[part]))
+        elif part == "ablation_iqa":
+            result[part] = part_ablation_iqa(args.model, args.iqa_only, args.limit, args.out)
+            md.append("## Ablation (c): IQA\n\n" + md_ablation_iqa(result[part]))
+        else:
+            raise SystemExit(f"unknown part {part!r}")
+        log(f"{part}: {time.perf_counter() - t:.0f} s")
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    tag = "_".join(parts)
+    (args.out / f"{tag}.json").write_text(json.dumps(result, indent=2, default=float))
+    (args.out / f"{tag}.md").write_text("\n".join(md))
+    print(json.dumps(result, default=float))
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,143 @@
+"""The model's own IQA checks beyond correlation, run by ``uare bench iqa`` when the ``uare`` scorer is chosen.
+
+- ``type_id``: on single-type synthetic images (levels 2-5; level 1 is barely visible by design) the
+  model's description must name the degradation's category (blur / noise / jpeg / lowres / lowlight /
+  haze / rain) as its most severe one. Motion vs defocus blur or Gaussian vs Poisson noise are not
+  told apart here, only the category the restoration plan acts on.
+- ``pairwise``: pairs of the same clean image under two degradations whose ground-truth quality
+  levels (:func:`uare.quality.level_from_score`) differ by at least one; ``compare`` must prefer the
+  better one. Pairs are drawn with a fixed seed.
+- ``tid2013_pairs``: every TID2013 calibration image must score below its reference.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uare.degrade.severity import SINGLE_CATEGORY
+from uare.eval.bench_restore import load_clean
+from uare.quality import LEVELS, level_from_score
+from uare.quality.words import SEVERITY_WORDS
+
+__all__ = ["IQATaskResult", "dominant_category", "pairwise_accuracy", "tid2013_pairs", "type_identification"]
+
+
+@dataclass
+class IQATaskResult:
+    """Accuracy of one check, with its count and the per-item rows."""
+
+    name: str
+    accuracy: float
+    n: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    per_group: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {"accuracy": round(self.accuracy, 4), "n": self.n, "per_group": self.per_group}
+
+
+def dominant_category(degradations: list[dict[str, str]]) -> str | None:
+    """The most severe category of a parsed description (the first one on ties); ``None`` if it names none."""
+    best, rank = None, -1
+    for d in degradations:
+        r = SEVERITY_WORDS.index(d["severity"]) if d.get("severity") in SEVERITY_WORDS else 0
+        if r > rank:
+            best, rank = d["type"], r
+    return best
+
+
+def _per_group(rows: list[dict[str, Any]]) -> dict[str, float]:
+    groups = sorted({r["group"] for r in rows})
+    return {g: round(float(np.mean([r["correct"] for r in rows if r["group"] == g])), 4) for g in groups}
+
+
+def type_identification(model: Any, items: Iterable[Any], levels: tuple[int, ...] = (2, 3, 4, 5),
+                        log: Callable[[str], None] | None = None) -> IQATaskResult:
+    """Describe each single-type item (``IQAItem`` with ``group`` = type, name ending in ``/L<level>``)."""
+    rows = []
+    for it in items:
+        if int(it.name.rsplit("/L", 1)[1]) not in levels:
+            continue
+        a = model.assess(it.image, describe=True)
+        pred = dominant_category(a.degradations)
+        truth = SINGLE_CATEGORY[it.group]
+        rows.append({"image": it.name, "group": truth, "predicted": pred, "correct": pred == truth,
+                     "text": a.text})
+    if log:
+        log(f"iqa tasks: type identification on {len(rows)} images")
+    acc = float(np.mean([r["correct"] for r in rows])) if rows else float("nan")
+    return IQATaskResult("type_id", acc, len(rows), rows, _per_group(rows))
+
+
+def pairwise_accuracy(model: Any, items: list[Any], pairs_per_image: int = 4, seed: int = 0,
+                      log: Callable[[str], None] | None = None) -> IQATaskResult:
+    """``compare`` on pairs of one clean image's degraded versions at least one quality level apart."""
+    rng = np.random.default_rng(seed)
+    by_image: dict[str, list[Any]] = {}
+    for it in items:
+        by_image.setdefault(it.name.rsplit("/", 2)[0], []).append(it)
+    rows = []
+    for key in sorted(by_image):
+        group = by_image[key]
+        lv = [LEVELS.index(level_from_score(it.truth)) for it in group]
+        cand = [(i, j) for i in range(len(group)) for j in range(i + 1, len(group)) if abs(lv[i] - lv[j]) >= 1]
+        if not cand:
+            continue
+        for k in rng.permutation(len(cand))[:pairs_per_image]:
+            i, j = cand[int(k)]
+            if rng.random() < 0.5:  # either order, so a first/second bias cannot pass the test
+                i, j = j, i
+            a, b = group[i], group[j]
+            c = model.compare(a.image, b.image)
+            truth = "first" if a.truth > b.truth else "second"
+            rows.append({"first": a.name, "second": b.name, "group": f"{abs(lv[i] - lv[j])} level(s) apart",
+                         "truth": truth, "predicted": c.preferred, "probability": c.probability,
+                         "correct": c.preferred == truth})
+    if log:
+        log(f"iqa tasks: {len(rows)} comparisons")
+    acc = float(np.mean([r["correct"] for r in rows])) if rows else float("nan")
+    return IQATaskResult("pairwise", acc, len(rows), rows, _per_group(rows))
+
+
+def tid2013_pairs(score: Callable[[np.ndarray], float], root: Path) -> IQATaskResult:
+    """Each TID2013 calibration image (``dist_dir``) against its reference (``ref_dir``): distorted must score lower."""
+    import csv
+
+    rows = []
+    with open(root / "tid2013_identity.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            s_ref = float(score(load_clean(root / "ref_dir" / r["calib_file"])))
+            s_dist = float(score(load_clean(root / "dist_dir" / r["calib_file"])))
+            rows.append({"image": r["tid2013_dist"], "group": r["distortion_name"], "reference": s_ref,
+                         "distorted": s_dist, "correct": s_dist < s_ref})
+    acc = float(np.mean([r["correct"] for r in rows])) if rows else float("nan")
+    return IQATaskResult("tid2013_pairs", acc, len(rows), rows, _per_group(rows))
+
+
+def run_iqa_tasks(model: Any, items: list[Any], tid_root: Path | None, seed: int = 0,
+                  log: Callable[[str], None] | None = None) -> dict[str, IQATaskResult]:
+    """All three checks; ``items`` are the synthetic set's items."""
+    log = log or (lambda s: print(s, file=sys.stderr))
+    out = {"type_id": type_identification(model, items, log=log),
+           "pairwise": pairwise_accuracy(model, items, seed=seed, log=log)}
+    if tid_root is not None:
+        out["tid2013_pairs"] = tid2013_pairs(lambda im: model.assess(im, describe=False).score, tid_root)
+    return out
+
+
+def markdown(results: dict[str, IQATaskResult]) -> str:
+    """One table: check, accuracy, count; then per-group accuracy lines."""
+    lines = ["| check | accuracy | n |", "|---|---|---|"]
+    for r in results.values():
+        lines.append(f"| {r.name} | {r.accuracy:.3f} | {r.n} |")
+    for r in results.values():
+        if r.per_group:
+            lines.append("")
+            lines.append(f"{r.name} by group: " + ", ".join(f"{g} {v:.2f}" for g, v in r.per_group.items()))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,73 @@
+"""Export a trained checkpoint folder as a release: weights cast (fp16 by default), inference defaults added.
+
+    python -m uare.train.export runs/tiny/stage2/final uare/weights/uare-tiny \\
+        --dtype fp16 --inference configs/tiny/inference.json
+
+The output is an ordinary uare checkpoint folder (config.json, model.safetensors, ae.safetensors,
+tokenizer.json) plus ``inference.json`` (:class:`uare.infer.pipeline.InferenceDefaults` overrides),
+written atomically; an existing folder is replaced only with ``--overwrite``. The autoencoder stays
+fp32 (it is 1 M parameters; decoding precision is worth more than its 2 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+
+from uare.errors import UareError
+from uare.model.checkpoint import load_checkpoint, save_checkpoint
+from uare.model.safetensors_header import read_header
+
+
+def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = None,
+           overwrite: bool = False) -> dict[str, int]:
+    """Write the release folder; returns the file sizes in bytes."""
+    from uare.infer.pipeline import InferenceDefaults
+
+    if inference is not None:  # fail before writing anything
+        d = json.loads(inference.read_text())
+        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(InferenceDefaults)})
+        if unknown:
+            raise UareError(f"{inference}: unknown key(s) {', '.join(unknown)}")
+    if dst.exists() and not overwrite:
+        raise UareError(f"{dst}: already exists; pass --overwrite to replace it")
+    ck = load_checkpoint(src, device="cpu", dtype="fp32")
+    if dst.exists() and overwrite:
+        shutil.rmtree(dst)
+    save_checkpoint(dst, ck.model, ck.vae, ck.tokenizer, fmt="uare", dtype=dtype, overwrite=False,
+                    metadata={"exported_from": str(src)})
+    # keep the AE in fp32: re-write it from the source folder bit for bit
+    ae_src = src / "ae.safetensors"
+    _, meta = read_header(ae_src)
+    save_file(load_file(str(ae_src)), str(dst / "ae.safetensors"), metadata=meta)
+    if inference is not None:
+        shutil.copyfile(inference, dst / "inference.json")
+        InferenceDefaults.from_folder(dst)  # validates the keys
+    for f in dst.iterdir():
+        f.chmod(0o644)  # temp files are private; a shipped model must be readable by every user
+    return {p.name: p.stat().st_size for p in sorted(dst.iterdir())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("src", type=Path, help="trained checkpoint folder (e.g. runs/tiny/stage2/final)")
+    ap.add_argument("dst", type=Path, help="release folder (e.g. uare/weights/uare-tiny)")
+    ap.add_argument("--dtype", default="fp16", choices=["fp32", "fp16", "bf16"])
+    ap.add_argument("--inference", type=Path, default=None, help="inference.json to ship with the weights")
+    ap.add_argument("--overwrite", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        sizes = export(args.src, args.dst, args.dtype, args.inference, args.overwrite)
+    except UareError as e:
+        raise SystemExit(f"error: {e}") from None
+    print(json.dumps({"out": str(args.dst), "bytes": sizes, "total_mb": round(sum(sizes.values()) / 2**20, 2)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
