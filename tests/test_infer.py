@@ -236,3 +236,30 @@ def test_enhance_cli_and_default_model_warning(tmp_path):
 def test_context_api_is_reusable(model):
     ctx = model.model.prefill_text(Context(), model._ids("hello"), model.special)
     assert ctx.length > 0 and ctx.next_pos == ctx.length
+
+
+def test_assess_crops_are_native_resolution_views(model):
+    """assess_crop > 0: centre crop first, then corners; small images are viewed whole."""
+    import dataclasses
+
+    old = model.defaults
+    model.defaults = dataclasses.replace(old, assess_crop=32, assess_crops=3)
+    try:
+        img = photo(48, 64) / 255.0
+        views = model._views(img)
+        assert [v.shape for v in views] == [(32, 32, 3)] * 3
+        assert np.array_equal(views[0], img[8:40, 16:48])  # centred
+        assert np.array_equal(views[1], img[:32, :32]) and np.array_equal(views[2], img[:32, 32:])
+        assert len(model._views(img[:24, :24])) == 1
+        a = model.assess(photo(48, 64), describe=False)
+        assert sum(a.level_probs.values()) == pytest.approx(1.0, abs=1e-4)
+    finally:
+        model.defaults = old
+
+
+def test_inference_json_rejects_an_unknown_init(tmp_path):
+    from uare.infer.pipeline import InferenceDefaults
+
+    (tmp_path / "inference.json").write_text('{"init": "magic"}')
+    with pytest.raises(UareError, match="init must be noise, degraded or source"):
+        InferenceDefaults.from_folder(tmp_path)

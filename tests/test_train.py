@@ -19,6 +19,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from uare.cli import main
+from uare.errors import UareError
 from uare.model.checkpoint import load_checkpoint
 from uare.model.config import micro
 from uare.model.random_init import init_random
@@ -363,3 +364,34 @@ def test_init_vae_replaces_the_autoencoder_and_its_latent_scale(tmp_path):
     assert all(torch.equal(v, sd[k]) for k, v in ck.vae.state_dict().items())
     assert ck.vae.scale_factor == 0.7 and ck.vae.shift_factor == 0.05
     assert ck.model.config.vae.scale_factor == 0.7
+
+
+def test_export_writes_a_loadable_fp16_release(tmp_path):
+    from safetensors import safe_open
+
+    from uare.infer import UARE
+    from uare.model.config import micro
+    from uare.model.random_init import init_random
+    from uare.model.tokenizer import train_quality_tokenizer
+    from uare.train.export import export
+
+    tok = train_quality_tokenizer(vocab_size=512, seed=0)
+    init_random(tmp_path / "src", micro(vocab_size=tok.vocab_size), fmt="uare", seed=0, tokenizer=tok)
+    inf = tmp_path / "inference.json"
+    inf.write_text('{"steps": 1, "init": "source", "tile": 64}')
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"stepz": 1}')
+    with pytest.raises(UareError, match="unknown key"):
+        export(tmp_path / "src", tmp_path / "never", inference=bad)
+    assert not (tmp_path / "never").exists()
+    sizes = export(tmp_path / "src", tmp_path / "rel", dtype="fp16", inference=inf)
+    assert set(sizes) == {"config.json", "model.safetensors", "ae.safetensors", "tokenizer.json", "inference.json"}
+    with safe_open(str(tmp_path / "rel" / "model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}  # noqa: SIM118
+    with safe_open(str(tmp_path / "rel" / "ae.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}  # noqa: SIM118
+    assert all((tmp_path / "rel" / n).stat().st_mode & 0o777 == 0o644 for n in sizes)
+    m = UARE.from_pretrained(tmp_path / "rel")
+    assert m.defaults.steps == 1 and m.defaults.init == "source" and m.defaults.tile == 64
+    with pytest.raises(UareError, match="already exists"):
+        export(tmp_path / "src", tmp_path / "rel")
