@@ -342,3 +342,21 @@ def test_color_shift_matches_skimage_lab_and_sees_a_cast() -> None:
     assert ref > 3  # a visible cast
     m = build_metrics(["psnr", "color_shift"])["color_shift"]
     assert m.full_reference and m.lower_is_better
+
+
+def test_bench_iqa_with_the_model_adds_its_own_checks(tiny_images: Path, tmp_path: Path) -> None:
+    """``--scorers uare``: type identification on levels 2-5, pairwise comparisons, files written."""
+    from uare.cli_eval import run_bench_iqa
+    from uare.model.config import micro
+    from uare.model.random_init import init_random
+    from uare.model.tokenizer import train_quality_tokenizer
+
+    tok = train_quality_tokenizer(vocab_size=512, seed=0)
+    init_random(tmp_path / "m", micro(vocab_size=tok.vocab_size), fmt="uare", seed=0, tokenizer=tok)
+    (tmp_path / "m" / "inference.json").write_text('{"max_description_tokens": 6, "max_compare_tokens": 4}')
+    r = run_bench_iqa(["uare"], str(tmp_path / "m"), [str(tiny_images)], limit=1, tid2013=False,
+                      out=tmp_path / "out")
+    assert r["tasks"]["type_id"]["n"] == 10 * 4
+    assert r["tasks"]["pairwise"]["n"] == 4
+    assert 0.0 <= r["tasks"]["type_id"]["accuracy"] <= 1.0
+    assert (tmp_path / "out" / "iqa_tasks.json").is_file() and "type_id" in r["markdown"]
