@@ -263,3 +263,22 @@ def test_inference_json_rejects_an_unknown_init(tmp_path):
     (tmp_path / "inference.json").write_text('{"init": "magic"}')
     with pytest.raises(UareError, match="init must be noise, degraded or source"):
         InferenceDefaults.from_folder(tmp_path)
+
+
+def test_self_ensemble_averages_the_flipped_generations(model):
+    import dataclasses
+
+    old = model.defaults
+    try:
+        model.defaults = dataclasses.replace(old, init="source", source_noise=0.0, steps=1)
+        img = photo(32, 48)
+        plain = np.asarray(model.restore(img, assess=False).image, dtype=np.float64)
+        flipped = np.asarray(model.restore(np.ascontiguousarray(img[:, ::-1]), assess=False).image,
+                             dtype=np.float64)[:, ::-1]
+        model.defaults = dataclasses.replace(model.defaults, ensemble=2)
+        ens = np.asarray(model.restore(img, assess=False).image, dtype=np.float64)
+        assert ens.shape == plain.shape
+        assert np.abs(ens - (plain + flipped) / 2).max() <= 1.0  # uint8 rounding only
+        assert np.abs(plain - flipped).max() > 1  # the views really differ
+    finally:
+        model.defaults = old

@@ -58,6 +58,7 @@ class InferenceDefaults:
     init: str = "noise"
     t_start: float = 1.0
     source_noise: float = 0.0
+    ensemble: int = 1  # 1, 2 (+ horizontal flip) or 4 (+ vertical, + both) generations averaged
     tile: int = 512
     overlap: int = 64
     max_untiled_side: int = 768
@@ -305,11 +306,13 @@ class UARE:
         noise = torch.randn(self.config.latent_channels, p * grid_h, p * grid_w, generator=g)
         n_tiles = 1
 
-        def run(win: Window) -> np.ndarray:
-            crop = _pad(lq[win.y0:win.y1, win.x0:win.x1], tok)
-            ctx, ctx_img, tokens, grid = self._context(crop, instr, plan)
-            # tiles start on multiples of 16 px, so every tile reads the same noise at the same pixel
-            nz = noise[:, win.y0 // f: win.y0 // f + p * grid[0], win.x0 // f: win.x0 // f + p * grid[1]]
+        def run_view(crop_px: np.ndarray, nz: torch.Tensor, flip: tuple[bool, bool]) -> np.ndarray:
+            """One generation of a (possibly flipped) window; the output is flipped back."""
+            dims = [d_ for d_, on in zip((0, 1), flip, strict=True) if on]
+            if dims:
+                crop_px = np.ascontiguousarray(np.flip(crop_px, axis=dims))
+                nz = torch.flip(nz, dims=[d_ + 1 for d_ in dims])
+            ctx, ctx_img, tokens, grid = self._context(crop_px, instr, plan)
             x = latent_patchify(nz, self.config.latent_patch_size)
             t_start = 1.0
             if d.init == "degraded":
@@ -318,14 +321,28 @@ class UARE:
             elif d.init == "source":
                 x = tokens.cpu() + d.source_noise * x
             guided = cfg_text > 1.0
-            cb = (lambda i, n: progress("denoise", i, n)) if progress and not tile else None
+            cb = (lambda i, n: progress("denoise", i, n)) if progress and not tile and not dims else None
             z = self.model.generate_latents(
                 ctx, grid, self.special, num_steps=steps + 1, timestep_shift=shift, cfg_text=cfg_text,
                 cfg_img=cfg_img, cfg_interval=d.cfg_interval, renorm=d.cfg_renorm,
                 text_uncond=ctx_img if guided else None,
                 img_uncond=self._img_uncond(instr, plan) if guided and cfg_img > 1.0 else None,
                 x_init=x, t_start=t_start, callback=cb)
-            return self._decode(z, grid)[: win.y1 - win.y0, : win.x1 - win.x0]
+            out_px = self._decode(z, grid)
+            return np.flip(out_px, axis=dims) if dims else out_px
+
+        flips = [(False, False), (False, True), (True, False), (True, True)][: max(1, d.ensemble)]
+
+        def run(win: Window) -> np.ndarray:
+            crop = _pad(lq[win.y0:win.y1, win.x0:win.x1], tok)
+            gh, gw = crop.shape[0] // tok, crop.shape[1] // tok
+            # tiles start on multiples of 16 px, so every tile reads the same noise at the same pixel
+            nz = noise[:, win.y0 // f: win.y0 // f + p * gh, win.x0 // f: win.x0 // f + p * gw]
+            # self-ensemble (``ensemble`` > 1): average over flipped views, which cancels part of a
+            # small model's orientation-dependent errors
+            out_px = np.mean([run_view(crop, nz, fl) for fl in flips], axis=0) if len(flips) > 1 else \
+                run_view(crop, nz, flips[0])
+            return out_px[: win.y1 - win.y0, : win.x1 - win.x0]
 
         if tile:
             tile_progress = (lambda i, n: progress("tiles", i, n)) if progress else None
