@@ -282,3 +282,45 @@ def test_self_ensemble_averages_the_flipped_generations(model):
         assert np.abs(plain - flipped).max() > 1  # the views really differ
     finally:
         model.defaults = old
+
+
+def test_color_fix_keeps_the_inputs_low_frequencies():
+    from types import SimpleNamespace
+
+    from uare.infer.pipeline import _color_fix, _keeps_mean
+
+    rng = np.random.default_rng(0)
+    ref = cv2.GaussianBlur(rng.random((64, 64, 3)).astype(np.float32), (0, 0), 4) * 0.6 + 0.2
+    detail = (rng.random((64, 64, 3)).astype(np.float32) - 0.5) * 0.1
+    out = np.clip(ref + detail + np.float32([0.08, 0.0, -0.08]), 0, 1)  # a colour cast plus detail
+    fixed = _color_fix(out, ref, 6.0)
+    low = lambda x: cv2.GaussianBlur(x, (0, 0), 6.0, borderType=cv2.BORDER_REFLECT)  # noqa: E731
+    assert np.abs(low(fixed) - low(ref)).max() < 0.01  # the cast is gone
+    assert np.abs((fixed - low(ref)) - (out - low(out))).max() < 1e-5  # the output's detail, unchanged
+    # which tasks: mean-keeping ones, and auto only when the assessment rules out low light and haze
+    a_noise = SimpleNamespace(degradations=[{"type": "noise", "severity": "strong"}])
+    a_haze = SimpleNamespace(degradations=[{"type": "haze", "severity": "mild"}])
+    assert _keeps_mean("denoise", None, None) and _keeps_mean("sr", None, None)
+    assert not _keeps_mean("lowlight", a_noise, None) and not _keeps_mean("dehaze", None, None)
+    assert _keeps_mean("auto", a_noise, None) and not _keeps_mean("auto", a_haze, None)
+    assert not _keeps_mean("auto", None, None)
+    assert not _keeps_mean("auto", None, "Quality analysis: strong haze. Enhancement plan: 1. dehaze.")
+
+
+def test_restore_applies_the_color_fix_and_says_so(model):
+    import dataclasses
+
+    old = model.defaults
+    try:
+        img = photo(48, 64)
+        raw = model.restore(img, task="denoise", assess=False)
+        model.defaults = dataclasses.replace(old, color_fix_sigma=4.0)
+        r = model.restore(img, task="denoise", assess=False)
+        assert any("colour fix" in n for n in r.notes) and not any("colour fix" in n for n in raw.notes)
+        low = lambda x: cv2.GaussianBlur(np.asarray(x, np.float32) / 255, (0, 0), 4.0,  # noqa: E731
+                                         borderType=cv2.BORDER_REFLECT)
+        # a random model's output is far off and partly clipped, so: much closer, not equal
+        assert np.abs(low(r.image) - low(img)).mean() < 0.5 * np.abs(low(raw.image) - low(img)).mean()
+        assert not any("colour fix" in n for n in model.restore(img, task="lowlight", assess=False).notes)
+    finally:
+        model.defaults = old

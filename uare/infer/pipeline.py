@@ -59,6 +59,12 @@ class InferenceDefaults:
     t_start: float = 1.0
     source_noise: float = 0.0
     ensemble: int = 1  # 1, 2 (+ horizontal flip) or 4 (+ vertical, + both) generations averaged
+    # Colour fix (as StableSR's for diffusion SR): for degradations that keep an image's local mean
+    # colour (noise, blur, JPEG, down-sampling, rain), take the output's low frequencies (Gaussian,
+    # this sigma in px) from the input, so a small model's global colour/contrast drift cannot leak
+    # in. Applies to those tasks, and to "auto" when the assessment / analysis found no low light or
+    # haze (the degradations that do change the mean). 0 = off.
+    color_fix_sigma: float = 0.0
     tile: int = 512
     overlap: int = 64
     max_untiled_side: int = 768
@@ -349,8 +355,11 @@ class UARE:
             out, n_tiles = process_tiled((ho, wo, 3), run, tile, min(overlap, tile - 16), 16, tile_progress)
         else:
             out = run(Window(0, ho, 0, wo))
-        result = finish(out, _rescaled(prep, scale))
         notes = list(prep.notes)
+        if d.color_fix_sigma > 0 and _keeps_mean(task, assessment, plan_text):
+            out = _color_fix(out, lq, d.color_fix_sigma)
+            notes.append(f"colour fix: low frequencies (sigma {d.color_fix_sigma:g} px) taken from the input")
+        result = finish(out, _rescaled(prep, scale))
         if self.is_random:
             notes.append("random model: the output is not a restoration")
         return Restoration(result, plan_text, assessment, task, scale, steps, int(seed), n_tiles,
@@ -378,6 +387,33 @@ def _pad(rgb: np.ndarray, unit: int) -> np.ndarray:
         return np.ascontiguousarray(rgb)
     mode = "reflect" if h > ph and w > pw else "edge"
     return np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode=mode)
+
+
+MEAN_CHANGING = frozenset({"lowlight", "haze"})  # categories whose removal changes the mean colour
+
+
+def _keeps_mean(task: str, assessment: Assessment | None, plan_text: str | None) -> bool:
+    """Whether restoring ``task`` should keep the input's low-frequency colour (see ``color_fix_sigma``)."""
+    if task in ("lowlight", "dehaze"):
+        return False
+    if task != "auto":
+        return True
+    found: list[dict[str, str]] = []
+    if assessment is not None:
+        found += assessment.degradations
+    if plan_text:
+        found += _parse_degradations(plan_text)
+    if not found:
+        return False  # nothing known about the image: leave the model's output alone
+    return not any(d["type"] in MEAN_CHANGING for d in found)
+
+
+def _color_fix(out: np.ndarray, ref: np.ndarray, sigma: float) -> np.ndarray:
+    """``out - G(out) + G(ref)``: the output's detail on the reference's low frequencies (float RGB)."""
+    def low(x: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(np.ascontiguousarray(x, dtype=np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+    return np.clip(out - low(out) + low(ref), 0.0, 1.0)
 
 
 def _center(rgb: np.ndarray, side: int) -> np.ndarray:
