@@ -196,11 +196,13 @@ def main() -> int:
     ap.add_argument("--mixed", default="runs/tiny/stage1_mixed/final")
     ap.add_argument("--iqa-only", default="runs/tiny/stage2_iqa_only/final")
     ap.add_argument("--parts", default="restore,iqa,speed")
-    ap.add_argument("--limit", type=int, default=8, help="first N images of CBSD68 and of Kodak24")
+    ap.add_argument("--limit", type=int, default=8, help="first N images of CBSD68 and of Kodak24 (restoration)")
+    ap.add_argument("--iqa-limit", type=int, default=None, help="the same for the IQA parts (default: --limit)")
     ap.add_argument("--out", type=Path, default=Path("results/uare_tiny"))
     args = ap.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    result: dict[str, Any] = {"model": args.model, "limit": args.limit}
+    iqa_limit = args.iqa_limit or args.limit
+    result: dict[str, Any] = {"model": args.model, "limit": args.limit, "iqa_limit": args.iqa_limit or args.limit}
     md = []
     t0 = time.perf_counter()
     for part in parts:
@@ -209,7 +211,7 @@ def main() -> int:
             result[part] = part_restore(args.model, args.limit, args.out)
             md.append("## Restoration vs targets\n\n" + md_restore(result[part]))
         elif part == "iqa":
-            r = part_iqa(args.model, args.limit, args.out / "iqa", ["niqe", "brisque", "uare"])
+            r = part_iqa(args.model, iqa_limit, args.out / "iqa", ["niqe", "brisque", "uare"])
             result[part] = {k: v for k, v in r.items() if k != "markdown"}
             md.append("## IQA\n\n" + r["markdown"])
         elif part == "speed":
@@ -220,7 +222,7 @@ def main() -> int:
             result[part] = part_ablation_restore(args.model, args.stage1, args.mixed, args.limit, args.out)
             md.append("## Ablation (a, b): restoration PSNR\n\n" + md_ablation_restore(result[part]))
         elif part == "ablation_iqa":
-            result[part] = part_ablation_iqa(args.model, args.iqa_only, args.limit, args.out)
+            result[part] = part_ablation_iqa(args.model, args.iqa_only, iqa_limit, args.out)
             md.append("## Ablation (c): IQA\n\n" + md_ablation_iqa(result[part]))
         else:
             raise SystemExit(f"unknown part {part!r}")
