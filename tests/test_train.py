@@ -395,3 +395,20 @@ def test_export_writes_a_loadable_fp16_release(tmp_path):
     assert m.defaults.steps == 1 and m.defaults.init == "source" and m.defaults.tile == 64
     with pytest.raises(UareError, match="already exists"):
         export(tmp_path / "src", tmp_path / "rel")
+
+
+def test_export_overwrite_keeps_the_model_card(tmp_path):
+    from uare.model.config import micro
+    from uare.model.random_init import init_random
+    from uare.model.tokenizer import train_quality_tokenizer
+    from uare.train.export import export
+
+    tok = train_quality_tokenizer(vocab_size=512, seed=0)
+    init_random(tmp_path / "src", micro(vocab_size=tok.vocab_size), fmt="uare", seed=0, tokenizer=tok)
+    export(tmp_path / "src", tmp_path / "rel")
+    (tmp_path / "rel" / "MODEL_CARD.md").write_text("# card")
+    (tmp_path / "rel" / "stale.bin").write_bytes(b"x")
+    export(tmp_path / "src", tmp_path / "rel", overwrite=True)
+    assert (tmp_path / "rel" / "MODEL_CARD.md").read_text() == "# card"
+    assert not (tmp_path / "rel" / "stale.bin").exists()
+    assert not list(tmp_path.glob(".rel.export-tmp*"))

@@ -82,10 +82,14 @@ class InferenceDefaults:
 
     @classmethod
     def from_folder(cls, folder: Path) -> InferenceDefaults:
+        """The folder's ``inference.json`` over the defaults (the defaults alone when there is none)."""
         path = folder / "inference.json"
-        if not path.is_file():
-            return cls()
-        d = json.loads(path.read_text())
+        return cls.from_file(path) if path.is_file() else cls()
+
+    @classmethod
+    def from_file(cls, path: Path) -> InferenceDefaults:
+        """Read and validate an ``inference.json`` (unknown keys and bad values raise :class:`UareError`)."""
+        d = json.loads(Path(path).read_text())
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -178,15 +182,14 @@ class UARE:
                ) -> Assessment:
         """Score (expected value over the five level words, Q-Align style) and describe the quality."""
         prep = image if isinstance(image, Prepared) else prepare(image, max_pixels)
-        views = self._views(prep.rgb)
+        vit_ctxs = [self._with_vit(Context(), view) for view in self._views(prep.rgb)]
         probs_all = []
-        for view in views:
-            ctx_s = self.model.prefill_text(self._with_vit(Context(), view), self._ids(prompts.score_question()),
-                                            self.special)
+        for ctx_view in vit_ctxs:
+            ctx_s = self.model.prefill_text(ctx_view, self._ids(prompts.score_question()), self.special)
             logits = self.model.next_token_logits(ctx_s, self._ids(prompts.SCORE_PREFIX), self.special)
             probs_all.append(torch.softmax(logits[self._level_ids], dim=0))
         probs = torch.stack(probs_all).mean(0).tolist()
-        ctx_v = self._with_vit(Context(), views[0])
+        ctx_v = vit_ctxs[0]  # the description is written from the first (central) view
         level_probs = {lv: round(float(p), 6) for lv, p in zip(LEVELS, probs, strict=True)}
         score = float(expected_score(level_probs))
         level = LEVELS[int(np.argmax(probs))]

@@ -5,23 +5,20 @@
 
 The output is an ordinary uare checkpoint folder (config.json, model.safetensors, ae.safetensors,
 tokenizer.json) plus ``inference.json`` (:class:`uare.infer.pipeline.InferenceDefaults` overrides),
-written atomically; an existing folder is replaced only with ``--overwrite``. The autoencoder stays
-fp32 (it is 1 M parameters; decoding precision is worth more than its 2 MB).
+written atomically; an existing folder is replaced only with ``--overwrite`` (its ``*.md`` files, the
+model card, are kept). The autoencoder stays fp32 (it is 1 M parameters; decoding precision is worth
+more than its 2 MB).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import shutil
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
-
 from uare.errors import UareError
 from uare.model.checkpoint import load_checkpoint, save_checkpoint
-from uare.model.safetensors_header import read_header
 
 
 def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = None,
@@ -29,25 +26,26 @@ def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = N
     """Write the release folder; returns the file sizes in bytes."""
     from uare.infer.pipeline import InferenceDefaults
 
-    if inference is not None:  # fail before writing anything
-        d = json.loads(inference.read_text())
-        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(InferenceDefaults)})
-        if unknown:
-            raise UareError(f"{inference}: unknown key(s) {', '.join(unknown)}")
+    if inference is not None:
+        InferenceDefaults.from_file(inference)  # fail before writing anything
     if dst.exists() and not overwrite:
         raise UareError(f"{dst}: already exists; pass --overwrite to replace it")
     ck = load_checkpoint(src, device="cpu", dtype="fp32")
-    if dst.exists() and overwrite:
-        shutil.rmtree(dst)
-    save_checkpoint(dst, ck.model, ck.vae, ck.tokenizer, fmt="uare", dtype=dtype, overwrite=False,
+    # write next to dst, then swap, so a failure never leaves half a release behind
+    tmp = dst.with_name(f".{dst.name}.export-tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    save_checkpoint(tmp, ck.model, ck.vae, ck.tokenizer, fmt="uare", dtype=dtype, overwrite=False,
                     metadata={"exported_from": str(src)})
-    # keep the AE in fp32: re-write it from the source folder bit for bit
-    ae_src = src / "ae.safetensors"
-    _, meta = read_header(ae_src)
-    save_file(load_file(str(ae_src)), str(dst / "ae.safetensors"), metadata=meta)
+    # keep the AE as trained (fp32): the source file, bit for bit
+    shutil.copyfile(src / "ae.safetensors", tmp / "ae.safetensors")
     if inference is not None:
-        shutil.copyfile(inference, dst / "inference.json")
-        InferenceDefaults.from_folder(dst)  # validates the keys
+        shutil.copyfile(inference, tmp / "inference.json")
+    if dst.exists():
+        for doc in dst.glob("*.md"):  # the model card is written by hand: keep it
+            shutil.copyfile(doc, tmp / doc.name)
+        shutil.rmtree(dst)
+    tmp.rename(dst)
     for f in dst.iterdir():
         f.chmod(0o644)  # temp files are private; a shipped model must be readable by every user
     return {p.name: p.stat().st_size for p in sorted(dst.iterdir())}
