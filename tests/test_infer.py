@@ -32,7 +32,7 @@ def model_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ck") / "micro"
     init_random(out, micro(vocab_size=tok.vocab_size), fmt="uare", seed=0, tokenizer=tok)
     (out / "inference.json").write_text('{"steps": 3, "max_analysis_tokens": 24, "max_description_tokens": 16, '
-                                        '"max_compare_tokens": 16}')
+                                        '"max_compare_tokens": 16, "keep_level": ""}')
     return out
 
 
@@ -324,3 +324,90 @@ def test_restore_applies_the_color_fix_and_says_so(model):
         assert not any("colour fix" in n for n in model.restore(img, task="lowlight", assess=False).notes)
     finally:
         model.defaults = old
+
+
+# ---------------------------------------------------------------- the texts agree with the numbers
+def test_assess_level_follows_the_table_and_the_text_states_score_and_level(model):
+    from uare import prompts
+    from uare.quality import level_from_score, parse_description
+
+    for seed in range(3):
+        a = model.assess(photo(seed=seed))
+        assert a.level == level_from_score(round(a.score, 2))
+        assert a.text.startswith(prompts.description_prefix(a.level, a.score))
+        parsed = parse_description(a.text)
+        assert parsed.level == a.level and parsed.score == pytest.approx(round(a.score, 2))
+
+
+def test_prompt_prefixes_start_the_trained_phrasings():
+    import numpy as np
+
+    from uare import prompts
+    from uare.quality import analysis_text, description_text, summary_from_severities
+
+    for sev in ({}, {"noise": 3.0}, {"blur": 4.5, "jpeg": 2.0}):
+        s = summary_from_severities(sev)
+        assert any(description_text(s, np.random.default_rng(k)).startswith(
+            prompts.description_prefix(s.level, s.score)) for k in range(40))
+        assert any(analysis_text(s, np.random.default_rng(k)).startswith(
+            prompts.analysis_prefix("auto", s.level, s.score)) for k in range(200))
+
+
+def test_compare_is_symmetric_and_its_text_states_both_scores(model):
+    a, b = photo(seed=1), photo(seed=2)
+    ab, ba = model.compare(a, b), model.compare(b, a)
+    assert {ab.preferred, ba.preferred} == {"first", "second"}
+    assert ab.probability == pytest.approx(ba.probability, abs=1e-6)
+    sa, sb = model.assess(a, describe=False).score, model.assess(b, describe=False).score
+    better, worse = (sa, sb) if ab.preferred == "first" else (sb, sa)
+    assert ab.text.startswith(f"The {ab.preferred} image is better ({better:.2f}/5 vs {worse:.2f}/5):")
+
+
+def test_restore_returns_a_good_image_unchanged_unless_forced(model, monkeypatch):
+    import dataclasses
+
+    from uare.infer.outputs import Assessment
+
+    good = Assessment(3.9, "good", {"bad": 0, "poor": 0, "fair": 0.1, "good": 0.9, "excellent": 0}, [], "")
+    fair = dataclasses.replace(good, score=3.0, level="fair")
+    old = model.defaults
+    model.defaults = dataclasses.replace(old, keep_level="good")
+    try:
+        img = photo()
+        monkeypatch.setattr(model, "assess", lambda *a, **k: good)
+        r = model.restore(img, seed=0)
+        assert np.array_equal(r.image, img) and r.steps == 0 and any("returned unchanged" in n for n in r.notes)
+        assert "good (3.90/5)" in r.analysis
+        up = model.restore(img, scale=2)
+        assert up.image.shape == (96, 128, 3) and up.steps == 0
+        forced = model.restore(img, seed=0, force=True)
+        assert forced.steps > 0 and not np.array_equal(forced.image, img)
+        named = model.restore(img, task="denoise", seed=0)  # a named task is always carried out
+        assert named.steps > 0
+        monkeypatch.setattr(model, "assess", lambda *a, **k: fair)
+        assert model.restore(img, seed=0).steps > 0
+    finally:
+        model.defaults = old
+
+
+def test_residual_decode_returns_the_input_for_a_zero_velocity(model):
+    import dataclasses
+
+    old = model.defaults
+    w = model.model.llm2vae.weight.detach().clone(), model.model.llm2vae.bias.detach().clone()
+    try:
+        with torch.no_grad():
+            model.model.llm2vae.weight.zero_()
+            model.model.llm2vae.bias.zero_()
+        model.defaults = dataclasses.replace(old, init="source", source_noise=0.0, steps=1)
+        img = photo(32, 48)
+        plain = model.restore(img, assess=False).image  # the AE's round trip of the input
+        model.defaults = dataclasses.replace(model.defaults, residual_decode=True)
+        res = model.restore(img, assess=False).image
+        assert np.array_equal(res, img)
+        assert np.abs(plain.astype(int) - img).max() > 2  # a random AE is far from the identity
+    finally:
+        model.defaults = old
+        with torch.no_grad():
+            model.model.llm2vae.weight.copy_(w[0])
+            model.model.llm2vae.bias.copy_(w[1])

@@ -93,7 +93,7 @@ def test_config_validation_and_overrides(assets, tmp_path):
         config_from_dict(d, ["train.max_steps=ten"])
     with pytest.raises(TrainConfigError, match=r"data.sources.0.crop.1: expected an integer"):
         config_from_dict(d, ["data.sources.0.crop=[32, big]"])
-    with pytest.raises(TrainConfigError, match="stage: expected 1 or 2"):
+    with pytest.raises(TrainConfigError, match=r"stage: expected 0 \(understanding\), 1 or 2"):
         config_from_dict(d, ["stage=3"])
     with pytest.raises(TrainConfigError, match="expected key=value"):
         config_from_dict(d, ["stage"])
@@ -104,11 +104,11 @@ def test_config_validation_and_overrides(assets, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["paper/stage1", "paper/stage2", "tiny/stage1", "tiny/stage2",
-                                  "tiny/ablation_stage1_mixed", "tiny/ablation_stage2_iqa_only"])
+                                  "tiny/ablation_stage1_mixed", "tiny/ablation_stage2_iqa_only", "tiny/stage0_und"])
 def test_shipped_configs_validate(name):
     cfg = load_config(REPO / "configs" / f"{name}.yaml")
     assert cfg.stage == int(name.split("stage")[-1][0])
-    assert cfg.optim.warmup_steps == (500 if name.startswith("paper") else 50)
+    assert cfg.optim.warmup_steps == (500 if name.startswith("paper") else 100 if cfg.stage == 0 else 50)
     if name.startswith("tiny"):
         assert all("test" not in Path(f).parts for s in cfg.data.sources for f in s.folders)
     else:
@@ -412,3 +412,87 @@ def test_export_overwrite_keeps_the_model_card(tmp_path):
     assert (tmp_path / "rel" / "MODEL_CARD.md").read_text() == "# card"
     assert not (tmp_path / "rel" / "stale.bin").exists()
     assert not list(tmp_path.glob(".rel.export-tmp*"))
+
+
+def test_stage0_trains_only_the_understanding_path(stage1_run, assets):
+    """Stage 0 (understanding pre-training): ViT, connector, und expert, embeddings and lm_head move; the
+    generation expert and its adapters stay bit-identical; init options redraw the ViT (PCA patches)."""
+    out1, _ = stage1_run
+    out = assets["root"] / "s0"
+    d = _cfg(assets, 2, out)
+    d["stage"] = 0
+    d["init"] = {"path": str(out1 / "final"), "reinit": ["vit_model.", "connector."], "seed": 5,
+                 "config": {"vit_pos_scale": 0.1}, "vit_patch_init": "pca", "pca_folders": [str(assets["imgs"])]}
+    d["data"]["sources"] = [
+        {"kind": "iqa", "folders": [str(assets["imgs"])], "crop": [32, 48], "weight": 0.7, "balance_levels": True,
+         "soft_levels": 0.5, "level_weight": 4.0},
+        {"kind": "interleaved", "folders": [str(assets["imgs"])], "crop": [32, 32], "weight": 0.3, "target": False}]
+    d["data"]["ce_norm"] = "item"
+    d["train"]["ce_weight"] = 1.0
+    res = train(config_from_dict(d))
+    log = _log(out)
+    assert res.step == 20 and all(r["mse_tokens"] == 0 and r["ce_tokens"] > 0 for r in log)
+    # item normalisation: the CE normaliser is the number of trained texts, not of tokens
+    assert all(r["ce_tokens"] == pytest.approx(r["samples"]) for r in log)
+    init = load_file(str(out1 / "final" / "model.safetensors"))
+    trained = load_file(str(out / "checkpoints" / "step_00000020" / "model.safetensors"))
+    gen = [k for k in init if "_moe_gen" in k or k.startswith(("time_embedder.", "vae2llm.", "llm2vae."))]
+    assert gen and all(torch.equal(init[k], trained[k]) for k in gen)
+    for k in ("language_model.model.layers.0.mlp.up_proj.weight", "vit_model.vision_model.encoder.layers.0.mlp.fc1.weight",
+              "connector.fc1.weight", "language_model.lm_head.weight", "language_model.model.embed_tokens.weight"):
+        assert not torch.equal(init[k], trained[k]), k
+    assert all(is_trainable(k, 0) != (k in gen) for k in init if not k.endswith("pos_embed"))
+    assert load_checkpoint(out / "final").config.vit_pos_scale == 0.1
+
+
+def test_pca_patch_init_makes_tokens_see_noise_and_blur(tmp_path):
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    from uare.data.images import load_rgb
+    from uare.model.config import tiny
+    from uare.model.image_transforms import to_tensor_pm1, vit_patchify
+    from uare.model.unified import UAREModel
+    from uare.train.model_setup import init_vit_patch_pca
+
+    for i, im in enumerate([data.astronaut(), data.chelsea(), data.coffee(), data.rocket()]):
+        Image.fromarray(im).save(tmp_path / f"{i}.png")
+    m = UAREModel(tiny())
+    info = init_vit_patch_pca(m, [str(tmp_path)], seed=0, n_patches=4000)
+    assert 0.5 < info["explained"] <= 1.0
+    emb = m.vit_model.vision_model.embeddings.patch_embedding
+    img = load_rgb(tmp_path / "0.png")[:196, 98:294]
+
+    def energy(x):  # mean |activation| of the components past the strongest ones
+        patches, _ = vit_patchify(to_tensor_pm1(x), 14)
+        with torch.no_grad():
+            return float(emb(patches)[:, 48:].abs().mean())
+
+    noisy = np.clip(img + np.random.default_rng(0).normal(0, 15, img.shape), 0, 255).astype(np.uint8)
+    blurred = cv2.GaussianBlur(img, (0, 0), 2.0)
+    assert energy(noisy) > 2 * energy(img) > 2 * 1.2 * energy(blurred)
+
+
+def test_gpu_recipe_chains_the_three_phases_at_micro_size(tmp_path):
+    """benchmarks/gpu_train.sh --micro: understanding -> stage 1 -> stage 2 -> export, on the CPU in seconds."""
+    out = tmp_path / "out"
+    r = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_train.sh"), "--micro"], cwd=REPO,
+                       env={**os.environ, "OUT": str(out)}, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((out / "recipe.json").read_text())
+    assert [p["name"] for p in summary["phases"]] == ["und", "stage1", "stage2"]
+    assert all(p["steps"] == 4 for p in summary["phases"])
+    ck = load_checkpoint(out / "uare-tiny")
+    assert ck.config.name == "micro" and (out / "uare-tiny" / "inference.json").is_file()
+    # each phase started from the previous one's result
+    s1 = yaml.safe_load((out / "runs" / "stage1" / "train_config.yaml").read_text())
+    s2 = yaml.safe_load((out / "runs" / "stage2" / "train_config.yaml").read_text())
+    assert s1["init"]["path"].endswith("und/final") and s2["init"]["path"].endswith("stage1/final")
+
+
+def test_max_seconds_stops_exports_and_keeps_going_from_there(assets, tmp_path):
+    d = _cfg(assets, 1, tmp_path / "t", max_steps=10_000, max_seconds=3.0)
+    res = train(config_from_dict(d))
+    assert 0 < res.step < 10_000 and res.final is not None
+    assert load_train_checkpoint(res.last_checkpoint, load_checkpoint(res.final).config, 1).step == res.step

@@ -71,6 +71,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             r.add_argument("--scale", type=int, choices=(1, 2, 4), default=1, help="super-resolution factor")
         r.add_argument("--no-assess", action="store_true", help="skip the analysis; plain instruction only")
         r.add_argument("--analysis", metavar="TEXT", default=None, help="use this analysis / plan instead")
+        r.add_argument("--force", action="store_true",
+                       help="restore even an image the assessment rates good or better (by default it is "
+                            "returned unchanged)")
         r.add_argument("--steps", type=int, default=None, help="flow steps (default: the model's)")
         r.add_argument("--cfg-text", type=float, default=None, help="text guidance scale (1 = off)")
         r.add_argument("--cfg-img", type=float, default=None, help="image guidance scale (1 = off)")
@@ -177,7 +180,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     task = args.task
     kw: dict[str, Any] = dict(task=task, scale=getattr(args, "scale", 1), assess=not args.no_assess,
                               analysis=args.analysis, steps=args.steps, cfg_text=args.cfg_text, cfg_img=args.cfg_img,
-                              seed=args.seed, tile=args.tile, overlap=args.overlap, max_pixels=args.max_pixels)
+                              seed=args.seed, tile=args.tile, overlap=args.overlap, max_pixels=args.max_pixels,
+                              force=args.force)
     single = len(plan) == 1 and not src.is_dir()
     skipped = 0
     bar = tqdm(plan, desc=args.command_name, unit="img", file=sys.stderr, disable=None if not single else True)

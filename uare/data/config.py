@@ -38,6 +38,20 @@ class SourceConfig:
     tasks: dict[str, float] = field(default_factory=lambda: {"score": 0.4, "description": 0.3, "compare": 0.3})
     clean_prob: float = 0.05
     auto_prob: float = 0.5
+    # iqa / interleaved: draw the quality level first (uniform over the five) and a degradation that
+    # reaches it (up to ``balance_tries`` draws; the label is always the drawn image's true level), so no
+    # level is a cheap prior. ``clean_prob`` is then unused: "excellent" views are clean half the time.
+    balance_levels: bool = False
+    balance_tries: int = 6
+    # iqa score answers: the level word is drawn from a Gaussian over the five level values around the
+    # view's score (this sigma, 0 = its level), so the expected CE is that of a soft label and the
+    # model's expected score regresses the score itself rather than the bin it falls in.
+    soft_levels: float = 0.0
+    # CE weight of the level word (score and description answers) relative to the other answer tokens.
+    level_weight: float = 1.0
+    # interleaved: False drops the restored-image target (the analysis alone is trained; understanding
+    # pre-training, where the generation expert is frozen).
+    target: bool = True
 
 
 @dataclass
@@ -77,5 +91,8 @@ class DataConfig:
     vit_min_size: int = 224
     num_workers: int = 0
     prefetch_factor: int = 2
+    # "token": CE averaged over target tokens (BAGEL); "item": every trained text counts once
+    # (uare.data.items.normalize_ce)
+    ce_norm: str = "token"
     dropout: DropoutConfig = field(default_factory=DropoutConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)

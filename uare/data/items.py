@@ -29,11 +29,15 @@ from uare.model.packing import PackedBatch, TextItem, VAEItem, ViTItem, pack
 
 @dataclass
 class Text:
-    """Text tokens (without the ``<|im_start|>`` / ``<|im_end|>`` wrapping)."""
+    """Text tokens (without the ``<|im_start|>`` / ``<|im_end|>`` wrapping).
+
+    ``weights``: one CE weight per target (``len(ids) + 1``, the ids and ``<|im_end|>``); ``None`` = 1 each.
+    """
 
     ids: list[int]
     loss: bool = False
     cfg: bool = False
+    weights: list[float] | None = None
 
 
 @dataclass
@@ -94,6 +98,25 @@ def item_rows(item: DataItem, latent_stride: int) -> int:
     if isinstance(item, Skip):
         return 0
     raise TypeError(f"unknown data item {type(item).__name__}")
+
+
+def normalize_ce(sample: Sample, mode: str) -> None:
+    """Apply ``data.ce_norm`` to a sample's trained texts, in place.
+
+    ``token`` (BAGEL's loss): leave the weights as they are, so every target token counts the same and a
+    long text outweighs a short one. ``item``: scale each trained text's weights to sum to 1, so every
+    answer counts the same however long it is; a 9-token score answer then weighs as much as an
+    80-token analysis instead of a ninth of it.
+    """
+    if mode == "token":
+        return
+    if mode != "item":
+        raise ValueError(f"unknown ce_norm {mode!r}; choose token or item")
+    for it in sample.items:
+        if isinstance(it, Text) and it.loss:
+            w = it.weights if it.weights is not None else [1.0] * (len(it.ids) + 1)
+            total = float(sum(w))
+            it.weights = [float(x) / total for x in w] if total > 0 else w
 
 
 @dataclass(frozen=True)
@@ -170,7 +193,7 @@ def to_model_plan(sample: Sample, latents: list[torch.Tensor], t_of: Any, latent
     rows, k = 0, 0
     for it in sample.items:
         if isinstance(it, Text):
-            plan.append(TextItem(list(it.ids), loss=it.loss))
+            plan.append(TextItem(list(it.ids), loss=it.loss, weights=it.weights))
         elif isinstance(it, ViT):
             plan.append(ViTItem(it.patches, it.grid))
         elif isinstance(it, VAE):

@@ -40,6 +40,7 @@ from uare.data.mos import read_mos_table
 from uare.degrade import PIPELINES, Curriculum, degrade, usm_sharpen
 from uare.degrade.record import DegradationRecord
 from uare.quality import (
+    LEVELS,
     SCORE_QUESTION,
     TASK_CATEGORY,
     QualitySummary,
@@ -210,37 +211,125 @@ class PairedSource(_FolderSource):
                       {"scale": k, "task": task, "file": hq_path.name, "instruction": text})
 
 
+def _same_size(out: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """A degraded view at the clean crop's size: a down-sampled (SR) view is enlarged back (bicubic)."""
+    return resize_to(out, like.shape[:2]) if out.shape[:2] != like.shape[:2] else out
+
+
+#: level index (0 = bad .. 4 = excellent) -> single-type severities that usually land on it
+_TARGET_SEVERITY: dict[int, tuple[int, ...]] = {0: (4, 5), 1: (3, 4), 2: (2, 3), 3: (1, 2), 4: (1,)}
+
+
+class _Views:
+    """Degraded views of a clean crop, at the crop's size, with their quality summaries.
+
+    A view is always the size of the crop it was cut from (a down-sampled one is enlarged back), so
+    neither its pixel count nor its ViT token count says anything about its quality. With
+    ``balance_levels`` the quality level is drawn first, uniformly, and a degradation is drawn that
+    reaches it (see :class:`~uare.data.config.SourceConfig`).
+    """
+
+    def __init__(self, cfg: SourceConfig, mix: Callable):
+        self.cfg, self.mix = cfg, mix
+
+    def __call__(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, QualitySummary, int]:
+        """(view, its summary, its scale); the scale > 1 when it was down-sampled and enlarged back."""
+        if not self.cfg.balance_levels:
+            if rng.uniform() < self.cfg.clean_prob:
+                return img, summary_from_severities({}), 1
+            return self._measured(img, *self.mix(img, rng))
+        target = int(rng.integers(len(LEVELS)))
+        best = None
+        for _ in range(self.cfg.balance_tries):
+            view = self._propose(img, rng, target)
+            gap = abs(LEVELS.index(view[1].level) - target)
+            if best is None or gap < best[0]:
+                best = (gap, view)
+            if gap == 0:
+                break
+        return best[1]
+
+    def _measured(self, img: np.ndarray, out: np.ndarray, rec: DegradationRecord
+                  ) -> tuple[np.ndarray, QualitySummary, int]:
+        h, w = (int(v) for v in rec.input_size)
+        clean = img[:h, :w]
+        view = _same_size(out, clean)
+        return view, _summary(rec, clean, view), rec.scale
+
+    def _propose(self, img: np.ndarray, rng: np.random.Generator, target: int
+                 ) -> tuple[np.ndarray, QualitySummary, int]:
+        if target == len(LEVELS) - 1 and rng.uniform() < 0.5:
+            return img, summary_from_severities({}), 1
+        u = float(rng.uniform())
+        if target <= 1 and u < 0.2:
+            return self._measured(img, *degrade(img, "realesrgan", scale=self.cfg.realesrgan_scale, seed=rng))
+        scale = int(rng.choice(self.cfg.sr_scales)) if target < 3 and rng.uniform() < self.cfg.sr_prob else 1
+        sev = _TARGET_SEVERITY[target]
+        if target < 3 and u < 0.55:  # two or three types; each a level lighter than a single one
+            level = max(1, int(rng.choice(sev)) - 1)
+            return self._measured(img, *degrade(img, "multi", severity=level, scale=scale, seed=rng))
+        level = int(rng.choice(sev))
+        if scale > 1:  # the down-sampling is already a degradation of its own
+            level = max(1, level - 1)
+        return self._measured(img, *degrade(img, "single", severity=level, scale=scale, seed=rng))
+
+
+def answer_weights(ids: list[int], level_ids: set[int], level_weight: float) -> list[float] | None:
+    """CE weights of an answer's targets (ids + ``<|im_end|>``): ``level_weight`` on its first level word."""
+    if level_weight == 1.0:
+        return None
+    w = [1.0] * (len(ids) + 1)
+    for i, t in enumerate(ids):
+        if t in level_ids:
+            w[i] = float(level_weight)
+            break
+    return w
+
+
+def soft_level(score: float, sigma: float, rng: np.random.Generator) -> str:
+    """A level word drawn with probability proportional to ``exp(-(value - score)^2 / 2 sigma^2)``."""
+    v = np.arange(1, len(LEVELS) + 1, dtype=np.float64)
+    p = np.exp(-0.5 * ((v - float(score)) / sigma) ** 2)
+    return LEVELS[int(rng.choice(len(LEVELS), p=p / p.sum()))]
+
+
 class IQASource(_FolderSource):
-    """Synthetic IQA from clean folders: score, description and comparison answers."""
+    """Synthetic IQA from clean folders: score, description and comparison answers.
+
+    Every view has its crop's size (see :class:`_Views`); ``balance_levels`` balances the five quality
+    levels, ``soft_levels`` makes score answers soft labels and ``level_weight`` weights the level word.
+    """
 
     def __init__(self, cfg: SourceConfig, geo: Geometry, tokenizer, cache: ImageCache):
         super().__init__(cfg, geo, tokenizer, cache)
         bad = sorted(set(cfg.tasks) - set(IQA_TASKS))
         if bad:
             raise DataError(f"unknown IQA task(s) {', '.join(bad)}; choose from {', '.join(IQA_TASKS)}")
-
-    def _view(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, QualitySummary]:
-        if rng.uniform() < self.cfg.clean_prob:
-            return img, summary_from_severities({})
-        out, rec = self._mix_degrade(img, rng)
-        return out, _summary(rec, img, out)
+        self.views = _Views(cfg, self._mix_degrade)
+        self.level_ids = set(tokenizer.level_ids(LEVELS))
 
     def __call__(self, rng: np.random.Generator, step: int) -> Sample:
         task = _weighted(rng, self.cfg.tasks)
         img, name = self._crop(rng)
-        a, sa = self._view(img, rng)
+        a, sa, scale = self.views(img, rng)
+        said = sa.level
         if task == "compare":
-            b, sb = self._view(img, rng)
+            b, sb, _ = self.views(img, rng)
             q, ans = instruction("compare", rng), comparison_text(sa, sb, rng)
             items = [self.geo.vit(a), self.geo.vit(b)]
         else:
             if task == "score":
-                q, ans = SCORE_QUESTION, score_answer(sa.level)
+                if self.cfg.soft_levels > 0:
+                    said = soft_level(sa.score, self.cfg.soft_levels, rng)
+                q, ans = SCORE_QUESTION, score_answer(said)
             else:
                 q, ans = instruction("assess", rng), description_text(sa, rng)
             items = [self.geo.vit(a)]
-        items += [Text(self.tok.encode(q)), Text(self.tok.encode(ans), loss=True)]
-        return Sample(items, f"iqa_{task}", {"file": name, "level": sa.level, "answer": ans})
+        ids = self.tok.encode(ans)
+        w = answer_weights(ids, self.level_ids, self.cfg.level_weight) if task != "compare" else None
+        items += [Text(self.tok.encode(q)), Text(ids, loss=True, weights=w)]
+        return Sample(items, f"iqa_{task}", {"file": name, "level": sa.level, "score": sa.score, "said": said,
+                                             "answer": ans, "crop": int(img.shape[0]), "scale": scale})
 
 
 class MOSSource:
@@ -263,25 +352,30 @@ class MOSSource:
 
 
 class InterleavedSource(_FolderSource):
-    """Stage 2: instruction -> four-part analysis (text loss) -> the restored image (flow loss)."""
+    """Stage 2: instruction -> four-part analysis (text loss) -> the restored image (flow loss).
+
+    ``target: false`` drops the restored image (understanding pre-training trains the analysis alone);
+    ``balance_levels`` balances the quality levels of the degraded inputs, as for IQA.
+    """
+
+    def __init__(self, cfg: SourceConfig, geo: Geometry, tokenizer, cache: ImageCache):
+        super().__init__(cfg, geo, tokenizer, cache)
+        self.views = _Views(cfg, self._mix_degrade)
 
     def __call__(self, rng: np.random.Generator, step: int) -> Sample:
         img, name = self._crop(rng)
-        if rng.uniform() < self.cfg.clean_prob:
-            lq, summary, scale = img, summary_from_severities({}), 1
-        else:
-            lq, rec = self._mix_degrade(img, rng)
-            h, w = (int(v) for v in rec.input_size)
-            img = img[:h, :w]
-            summary, scale = _summary(rec, img, lq), rec.scale
+        lq, summary, scale = self.views(img, rng)  # at the (mod-cropped) crop's size
+        img = img[: lq.shape[0], : lq.shape[1]]
         task = pick_task(summary, rng, self.cfg.auto_prob)
         text = instruction(task, rng, scale=scale)
         analysis = analysis_text(summary, rng, task)
         vae_lq, vit_lq, vae_hq, _ = self._pair_items(lq, img)
-        items = [vae_lq, vit_lq, Text(self.tok.encode(text), cfg=True), Text(self.tok.encode(analysis), loss=True),
-                 vae_hq]
+        items = [vae_lq, vit_lq, Text(self.tok.encode(text), cfg=True), Text(self.tok.encode(analysis), loss=True)]
+        if self.cfg.target:
+            items.append(vae_hq)
         return Sample(items, "interleaved", {"file": name, "scale": scale, "task": task, "instruction": text,
-                                             "analysis": analysis, "level": summary.level})
+                                             "analysis": analysis, "level": summary.level,
+                                             "crop": int(img.shape[0])})
 
 
 def build_source(cfg: SourceConfig, geo: Geometry, tokenizer, cache: ImageCache,

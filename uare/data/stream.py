@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from uare.data.config import DataConfig
 from uare.data.images import DataError, ImageCache
-from uare.data.items import Dropout, Sample, apply_dropout
+from uare.data.items import Dropout, Sample, apply_dropout, normalize_ce
 from uare.data.sources import Geometry, build_source
 
 
@@ -60,6 +60,7 @@ class PackDataset(Dataset):
         k = int(rng.choice(len(self.sources), p=self.weights)) if len(self.sources) > 1 else 0
         s = self.sources[k](rng, int(p) // self.accum)
         s.items = apply_dropout(s.items, rng, self.dropout)
+        normalize_ce(s, self.cfg.ce_norm)
         s.meta["source"] = k
         return s
 

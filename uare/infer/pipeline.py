@@ -34,7 +34,7 @@ from uare.io import DEFAULT_MAX_PIXELS
 from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
 from uare.model.image_transforms import latent_patchify, latent_unpatchify, resize_to_stride, vit_patchify
 from uare.model.unified import Context
-from uare.quality import LEVELS, expected_score, parse_description
+from uare.quality import LEVELS, expected_score, level_from_score, parse_description
 
 #: Where the shipped default model lives inside the package.
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "weights" / "uare-tiny"
@@ -79,6 +79,13 @@ class InferenceDefaults:
     # (up to ``assess_crops``, spread over the image) and average, instead of one downsized view.
     assess_crop: int = 0
     assess_crops: int = 5
+    # "Do no harm": in blind mode (task auto, with an assessment) an image assessed at or above this
+    # level is returned unchanged (restore(..., force=True) restores it anyway); "" = never.
+    keep_level: str = "good"
+    # Decode as input + D(z_out) - D(z_in): the autoencoder's own reconstruction error of the input
+    # cancels, so a velocity of zero returns the input exactly and small corrections stay small
+    # (for small AEs whose round trip costs more than a mild degradation does).
+    residual_decode: bool = False
 
     @classmethod
     def from_folder(cls, folder: Path) -> InferenceDefaults:
@@ -98,6 +105,8 @@ class InferenceDefaults:
             d["cfg_interval"] = tuple(d["cfg_interval"])
         if d.get("init", "noise") not in ("noise", "degraded", "source"):
             raise UareError(f"{path}: init must be noise, degraded or source, got {d['init']!r}")
+        if d.get("keep_level", "") not in ("", *LEVELS):
+            raise UareError(f"{path}: keep_level must be one of {', '.join(LEVELS)} or \"\", got {d['keep_level']!r}")
         return cls(**d)
 
 
@@ -180,7 +189,11 @@ class UARE:
     @torch.no_grad()
     def assess(self, image: ImageInput, describe: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS
                ) -> Assessment:
-        """Score (expected value over the five level words, Q-Align style) and describe the quality."""
+        """Score (expected value over the five level words, Q-Align style) and describe the quality.
+
+        The level is the documented bin of the score (:func:`uare.quality.level_from_score`), and the
+        description is written after a prefix that states both, so the text always agrees with them.
+        """
         prep = image if isinstance(image, Prepared) else prepare(image, max_pixels)
         vit_ctxs = [self._with_vit(Context(), view) for view in self._views(prep.rgb)]
         probs_all = []
@@ -189,36 +202,53 @@ class UARE:
             logits = self.model.next_token_logits(ctx_s, self._ids(prompts.SCORE_PREFIX), self.special)
             probs_all.append(torch.softmax(logits[self._level_ids], dim=0))
         probs = torch.stack(probs_all).mean(0).tolist()
-        ctx_v = vit_ctxs[0]  # the description is written from the first (central) view
         level_probs = {lv: round(float(p), 6) for lv, p in zip(LEVELS, probs, strict=True)}
-        score = float(expected_score(level_probs))
-        level = LEVELS[int(np.argmax(probs))]
+        score = round(float(expected_score(level_probs)), 4)
+        level = level_from_score(round(score, 2))
         text, degradations = "", []
         if describe:
-            ctx_d = self.model.prefill_text(ctx_v, self._ids(prompts.describe_instruction()), self.special)
-            out = self.model.generate_text(ctx_d, self.special, self.defaults.max_description_tokens)
-            text = self.tokenizer.decode(out.ids).strip()
+            # written from the first (central) view
+            text = self._write(vit_ctxs[0], prompts.describe_instruction(), prompts.description_prefix(level, score),
+                               self.defaults.max_description_tokens)
             degradations = _parse_degradations(text)
-        return Assessment(round(score, 4), level, level_probs, degradations, text)
+        return Assessment(score, level, level_probs, degradations, text)
+
+    def _write(self, ctx: Context, request: str | list[int] | None, prefix: str, max_tokens: int) -> str:
+        """Prefill ``request`` (if any), then let the model continue ``prefix``; returns prefix + continuation."""
+        if request is not None:
+            ids = request if isinstance(request, list) else self._ids(request)
+            ctx = self.model.prefill_text(ctx, ids, self.special)
+        pre = self._ids(prefix)
+        out = self.model.generate_text(ctx, self.special, max_tokens, prefix=pre)
+        return self.tokenizer.decode(pre + out.ids).strip()
 
     @torch.no_grad()
     def compare(self, a: ImageInput, b: ImageInput, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Comparison:
-        """Which image is better: the probability compares the two canonical answers' likelihoods."""
+        """Which image is better, and why.
+
+        The probability is symmetric by construction: the likelihood margin of the two canonical verdicts
+        ("The first/second image is better") is read with the images in both orders and averaged, so
+        ``compare(b, a)`` is exactly the mirror of ``compare(a, b)``. The text then states the verdict with
+        both images' scores (from :meth:`assess`) and the model writes the reasons.
+        """
         pa, pb = prepare(a, max_pixels), prepare(b, max_pixels)
         views_a, views_b = self._views(pa.rgb), self._views(pb.rgb)
-        margins = []
-        for va, vb in zip(views_a, views_b, strict=False):
-            c = self._with_vit(self._with_vit(Context(), va), vb)
-            c = self.model.prefill_text(c, self._ids(prompts.compare_instruction()), self.special)
-            lp_first = self.model.continuation_logprob(c, self._ids("The first image is better"), self.special)
-            lp_second = self.model.continuation_logprob(c, self._ids("The second image is better"), self.special)
-            margins.append(lp_first - lp_second)
-            if len(margins) == 1:
-                ctx = c
-        p_first = float(torch.sigmoid(torch.tensor(float(np.mean(margins)))))
-        out = self.model.generate_text(ctx, self.special, self.defaults.max_compare_tokens)
-        text = self.tokenizer.decode(out.ids).strip()
+        first = self._ids("The first image is better")
+        second = self._ids("The second image is better")
+        request = self._ids(prompts.compare_instruction())
+
+        def margin(x: np.ndarray, y: np.ndarray) -> tuple[float, Context]:
+            c = self.model.prefill_text(self._with_vit(self._with_vit(Context(), x), y), request, self.special)
+            return (self.model.continuation_logprob(c, first, self.special)
+                    - self.model.continuation_logprob(c, second, self.special)), c
+
+        ab = [margin(va, vb) for va, vb in zip(views_a, views_b, strict=False)]
+        ba = [margin(vb, va) for va, vb in zip(views_a, views_b, strict=False)]
+        m = 0.5 * (float(np.mean([x for x, _ in ab])) - float(np.mean([x for x, _ in ba])))
+        p_first = float(torch.sigmoid(torch.tensor(m)))
         preferred = "first" if p_first >= 0.5 else "second"
+        sa, sb = self.assess(pa, describe=False).score, self.assess(pb, describe=False).score
+        text = self._write(ab[0][1], None, prompts.verdict_prefix(preferred, sa, sb), self.defaults.max_compare_tokens)
         return Comparison(preferred, round(max(p_first, 1 - p_first), 6), text)
 
     def _views(self, rgb: np.ndarray) -> list[np.ndarray]:
@@ -260,11 +290,15 @@ class UARE:
                 analysis: str | None = None, steps: int | None = None, cfg_text: float | None = None,
                 cfg_img: float | None = None, seed: int = 0, tile: int | None = None, overlap: int | None = None,
                 timestep_shift: float | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                progress: Progress | None = None) -> Restoration:
+                progress: Progress | None = None, force: bool = False) -> Restoration:
         """Restore (or super-resolve by ``scale``) an image; see the module docstring for ``assess`` / ``analysis``.
 
         Images whose output side exceeds the model's untiled limit are processed in overlapping tiles
         of ``tile`` px (default from the model); the analysis is written once for the whole image.
+
+        Do no harm: in blind mode (``task="auto"`` with ``assess``), an image the assessment rates at or
+        above the model's ``keep_level`` (uare-tiny: good) comes back unchanged (up-scaled bicubic when
+        ``scale`` > 1) and ``notes`` says so; ``force=True`` restores it anyway.
         """
         t0 = time.perf_counter()
         d = self.defaults
@@ -299,14 +333,25 @@ class UARE:
 
         instr = self._ids(prompts.restore_instruction(task, scale))
         assessment = self.assess(prep) if assess and analysis is None else None
+        notes = list(prep.notes)
+        if (assessment is not None and task == "auto" and not force and d.keep_level
+                and LEVELS.index(assessment.level) >= LEVELS.index(d.keep_level)):
+            notes.append(f"assessed {assessment.level} ({assessment.score:.2f}/5): returned unchanged "
+                         f"(at or above {d.keep_level}; force=True / --force restores anyway)")
+            plan_text = prompts.analysis_prefix(task, assessment.level, assessment.score, scale) + \
+                " no restoration needed."
+            result = finish(lq, _rescaled(prep, scale))
+            return Restoration(result, plan_text, assessment, task, scale, 0, int(seed), 0,
+                               round(time.perf_counter() - t0, 3), notes)
         plan_text = analysis
         if plan_text is None and assess:
             # the analysis is written in the restoration context itself: for a tiled image, from its
-            # central tile at native resolution (what the model was trained on), then used for every tile
+            # central tile at native resolution (what the model was trained on), then used for every
+            # tile. It continues a prefix that states the assessment's level and score.
             whole = lq if not tile else _center(lq, tile)
             ctx, *_ = self._context(_pad(whole, tok), instr, None)
-            gen = self.model.generate_text(ctx, self.special, d.max_analysis_tokens)
-            plan_text = self.tokenizer.decode(gen.ids).strip()
+            prefix = prompts.analysis_prefix(task, assessment.level, assessment.score, scale)
+            plan_text = self._write(ctx, None, prefix, d.max_analysis_tokens)
         plan = self._ids(plan_text) if plan_text is not None else None
 
         g = torch.Generator().manual_seed(int(seed))
@@ -338,6 +383,8 @@ class UARE:
                 img_uncond=self._img_uncond(instr, plan) if guided and cfg_img > 1.0 else None,
                 x_init=x, t_start=t_start, callback=cb)
             out_px = self._decode(z, grid)
+            if d.residual_decode:  # input + D(z_out) - D(z_in): the AE's round-trip error cancels
+                out_px = np.clip(crop_px + out_px - self._decode(tokens, grid), 0.0, 1.0)
             return np.flip(out_px, axis=dims) if dims else out_px
 
         flips = [(False, False), (False, True), (True, False), (True, True)][: max(1, d.ensemble)]
@@ -358,7 +405,6 @@ class UARE:
             out, n_tiles = process_tiled((ho, wo, 3), run, tile, min(overlap, tile - 16), 16, tile_progress)
         else:
             out = run(Window(0, ho, 0, wo))
-        notes = list(prep.notes)
         if d.color_fix_sigma > 0 and _keeps_mean(task, assessment, plan_text):
             out = _color_fix(out, lq, d.color_fix_sigma)
             notes.append(f"colour fix: low frequencies (sigma {d.color_fix_sigma:g} px) taken from the input")

@@ -139,6 +139,12 @@ class UAREConfig:
     vit_max_num_patch_per_side: int = 70
     connector_act: str = "gelu_pytorch_tanh"
     timestep_shift: float = 1.0  # training-time shift of t; inference passes its own
+    # uare-tiny only (BAGEL: 1.0, the exact BAGEL function): scale of the fixed 2-D sin-cos table added
+    # to the connector output of every ViT row. Its rows have norm sqrt(D / 2) (11.3 at D = 256) while a
+    # small, freshly trained connector outputs ~1, so at 1.0 the rows entering a tiny LLM are 99 %
+    # position and the image barely reaches it; the ViT's own learned position table still says where
+    # each patch is.
+    vit_pos_scale: float = 1.0
     name: str = "bagel-7b"
 
     @property
@@ -211,6 +217,7 @@ def tiny(vocab_size: int = 2048) -> UAREConfig:
         vae=VAEConfig(ch=32, ch_mult=[1, 2, 2], num_res_blocks=1, z_channels=16, norm_groups=8, patch_skip=True),
         max_latent_size=64,
         vit_max_num_patch_per_side=32,
+        vit_pos_scale=0.1,
         name="tiny",
     )
 

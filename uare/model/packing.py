@@ -24,10 +24,14 @@ from uare.model.image_transforms import latent_patchify, latent_position_ids
 
 @dataclass
 class TextItem:
-    """Text tokens (without the wrapping specials). ``loss``: train to predict ids + ``<|im_end|>``."""
+    """Text tokens (without the wrapping specials). ``loss``: train to predict ids + ``<|im_end|>``.
+
+    ``weights`` (one per target: ``len(ids) + 1``) weight each target's CE; ``None`` = 1 each.
+    """
 
     ids: list[int]
     loss: bool = False
+    weights: list[float] | None = None
 
 
 @dataclass
@@ -75,7 +79,14 @@ class PackedBatch:
     ce_rows: torch.Tensor  # rows whose next-token logits carry the CE loss
     ce_labels: torch.Tensor
     sample_lens: list[int] = field(default_factory=list)
+    # per-CE-row weights; None when no item carries weights (then every row weighs 1, BAGEL's loss)
+    ce_weights: torch.Tensor | None = None
     split_modes: list[list[tuple[int, str]]] = field(default_factory=list)
+
+    @property
+    def ce_total(self) -> float:
+        """The CE normaliser of this batch: its number of CE rows, or the sum of their weights."""
+        return float(self.ce_rows.numel()) if self.ce_weights is None else float(self.ce_weights.sum())
 
     @property
     def num_rows(self) -> int:
@@ -127,7 +138,8 @@ def pack(plans: list[list[Item]], special, max_vit_side: int, max_latent_size: i
     text_rows, vit_rows, lat_rows = [], [], []
     vit_patches, vit_pos, vit_lens = [], [], []
     lat_x0, lat_pos, lat_t, lat_noisy, lat_img = [], [], [], [], []
-    ce_rows, ce_labels = [], []
+    ce_rows, ce_labels, ce_w = [], [], []
+    weighted = False
     masks, sample_lens, all_splits = [], [], []
     row = 0
     n_img = 0
@@ -149,6 +161,13 @@ def pack(plans: list[list[Item]], special, max_vit_side: int, max_latent_size: i
                     targets = [*item.ids, special.eos]
                     ce_rows.extend(range(row, row + len(targets)))
                     ce_labels.extend(targets)
+                    if item.weights is not None:
+                        if len(item.weights) != len(targets):
+                            raise ValueError(f"text item has {len(targets)} targets but {len(item.weights)} weights")
+                        weighted = True
+                        ce_w.extend(float(w) for w in item.weights)
+                    else:
+                        ce_w.extend([1.0] * len(targets))
                 splits.append((len(toks), "causal"))
                 row += len(toks)
                 r += len(toks)
@@ -216,6 +235,7 @@ def pack(plans: list[list[Item]], special, max_vit_side: int, max_latent_size: i
         ce_labels=torch.tensor(ce_labels, dtype=torch.long),
         sample_lens=sample_lens,
         split_modes=all_splits,
+        ce_weights=torch.tensor(ce_w, dtype=torch.float32) if weighted else None,
     )
 
 

@@ -58,10 +58,12 @@ class PackedOutput:
     mse_count: int
     velocity: torch.Tensor | None = None
     logits: torch.Tensor | None = None
+    ce_total: float | None = None  # the CE normaliser when targets are weighted (else ce_count)
 
     @property
     def ce(self) -> torch.Tensor:
-        return self.ce_sum / max(self.ce_count, 1)
+        total = self.ce_count if self.ce_total is None else self.ce_total
+        return self.ce_sum / (total if total > 0 else 1)
 
     @property
     def mse(self) -> torch.Tensor:
@@ -107,9 +109,15 @@ class UAREModel(nn.Module):
         return self.language_model.model.embed_tokens(ids)
 
     def embed_vit(self, patches: torch.Tensor, positions: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor:
-        """ViT features -> connector -> + fixed 2-D position table: the rows of understanding images."""
+        """ViT features -> connector -> + fixed 2-D position table: the rows of understanding images.
+
+        ``config.vit_pos_scale`` scales the table (1.0, BAGEL's function, skips the multiply).
+        """
         feats = self.vit_model(patches.to(self.dtype), positions, cu_seqlens)
-        return self.connector(feats) + self.vit_pos_embed(positions)
+        pos = self.vit_pos_embed(positions)
+        if self.config.vit_pos_scale != 1.0:
+            pos = pos * self.config.vit_pos_scale
+        return self.connector(feats) + pos
 
     def embed_latents(self, x: torch.Tensor, t: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """vae2llm(x_t) + time_embedder(t) + latent position table (t = 0 for clean conditions)."""
@@ -144,7 +152,11 @@ class UAREModel(nn.Module):
         ce_sum, ce_count, logits = h.new_zeros(()).float(), int(batch.ce_rows.numel()), None
         if ce_count:
             logits = self.language_model.lm_head(h[batch.ce_rows.to(dev)])
-            ce_sum = F.cross_entropy(logits.float(), batch.ce_labels.to(dev), reduction="sum")
+            if batch.ce_weights is None:
+                ce_sum = F.cross_entropy(logits.float(), batch.ce_labels.to(dev), reduction="sum")
+            else:  # weighted targets (see PackedBatch.ce_weights); the normaliser is batch.ce_total
+                ce = F.cross_entropy(logits.float(), batch.ce_labels.to(dev), reduction="none")
+                ce_sum = (ce * batch.ce_weights.to(dev)).sum()
         mse_sum, mse_count, v = h.new_zeros(()).float(), 0, None
         noisy = batch.latent_noisy.to(dev)
         if batch.latent_rows.numel() and bool(noisy.any()):
@@ -152,7 +164,8 @@ class UAREModel(nn.Module):
             target = flow_target(x0[noisy], noise[noisy])
             mse_sum = ((v.float() - target.float()) ** 2).mean(dim=-1).sum()
             mse_count = int(noisy.sum())
-        return PackedOutput(ce_sum, ce_count, mse_sum, mse_count, velocity=v if return_velocity else None,
+        return PackedOutput(ce_sum, ce_count, mse_sum, mse_count, ce_total=batch.ce_total,
+                            velocity=v if return_velocity else None,
                             logits=logits.float() if return_logits and logits is not None else None)
 
     # ------------------------------------------------------------------ inference

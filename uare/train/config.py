@@ -47,6 +47,14 @@ class InitConfig:
     # zero the velocity head (llm2vae) after loading: with flow_source degraded the first one-step
     # restoration is then exactly the input, and training only ever has to learn the correction
     zero_velocity_head: bool = False
+    # redraw these parameters (name prefixes, e.g. vit_model., connector.) from random after loading
+    reinit: list[str] = field(default_factory=list)
+    # model config fields set after loading (uare.train.model_setup.CONFIG_OVERRIDES, e.g. vit_pos_scale)
+    config: dict[str, float] = field(default_factory=dict)
+    # "pca": start the ViT patch embedding from whitened principal components of ``pca_folders``'
+    # patches (uare.train.model_setup.init_vit_patch_pca); "" keeps the loaded / random weights
+    vit_patch_init: str = ""
+    pca_folders: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -78,6 +86,12 @@ class TrainSection:
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     gradient_checkpointing: bool = False
     threads: int = 0  # torch intra-op threads per process on CPU (0: torch's default)
+    # stop after this many seconds of training (0: no limit) and still checkpoint and export the
+    # weights reached; for fixed time budgets (the GPU recipe)
+    max_seconds: float = 0.0
+    # when set, the run's lr is multiplied by this on the understanding path (ViT, connector, und
+    # expert, embeddings, lm_head) -- stage 2 can keep the understanding a stage-0 run taught
+    und_lr_scale: float = 1.0
 
 
 @dataclass
@@ -191,19 +205,22 @@ def _check(cfg: TrainConfig) -> None:
         if not cond:
             raise TrainConfigError(msg)
 
-    need(cfg.stage in (1, 2), f"stage: expected 1 or 2, got {cfg.stage}")
+    need(cfg.stage in (0, 1, 2), f"stage: expected 0 (understanding), 1 or 2, got {cfg.stage}")
     need(cfg.train.max_steps >= 1, "train.max_steps must be >= 1")
     need(cfg.train.grad_accum >= 1, "train.grad_accum must be >= 1")
     need(0.0 <= cfg.train.ema_decay < 1.0, "train.ema_decay must be in [0, 1)")
     need(cfg.train.precision in ("auto", "fp32", "bf16"), "train.precision: expected auto, fp32 or bf16")
     need(cfg.train.flow_source in ("noise", "degraded"), "train.flow_source: expected noise or degraded")
     need(cfg.train.source_noise >= 0, "train.source_noise: must be >= 0")
+    need(cfg.train.max_seconds >= 0, "train.max_seconds must be >= 0")
+    need(cfg.train.und_lr_scale >= 0, "train.und_lr_scale must be >= 0")
     need(cfg.optim.lr > 0 and cfg.optim.warmup_steps >= 0, "optim.lr must be > 0 and optim.warmup_steps >= 0")
     need(len(cfg.optim.betas) == 2, "optim.betas must be two numbers")
     need(cfg.checkpoint.every >= 1 and cfg.checkpoint.keep >= 1, "checkpoint.every and checkpoint.keep must be >= 1")
     need(cfg.checkpoint.export in ("ema", "raw"), "checkpoint.export: expected ema or raw")
     need(cfg.dist.strategy in ("auto", "fsdp", "ddp", "none"), "dist.strategy: expected auto, fsdp, ddp or none")
     need(bool(cfg.init.path or cfg.init.preset), "init: give init.path (a checkpoint folder) or init.preset")
+    need(cfg.init.vit_patch_init in ("", "pca"), "init.vit_patch_init: expected \"\" or pca")
     need(cfg.data.tokens_per_pack >= 16, "data.tokens_per_pack must be >= 16")
     need(cfg.data.num_workers >= 0, "data.num_workers must be >= 0")
     for name in ("text", "vit", "vae"):
@@ -213,6 +230,12 @@ def _check(cfg: TrainConfig) -> None:
         need(s.kind in SOURCE_KINDS, f"data.sources.{i}.kind: expected one of {', '.join(SOURCE_KINDS)}, got {s.kind!r}")
         need(len(s.crop) in (1, 2) and min(s.crop) > 0, f"data.sources.{i}.crop: expected [min, max] pixels")
         need(s.weight >= 0, f"data.sources.{i}.weight must be >= 0")
+        need(s.balance_tries >= 1, f"data.sources.{i}.balance_tries must be >= 1")
+        need(s.soft_levels >= 0, f"data.sources.{i}.soft_levels must be >= 0")
+        need(s.level_weight > 0, f"data.sources.{i}.level_weight must be > 0")
+        need(0.0 <= s.clean_prob <= 1.0 and 0.0 <= s.auto_prob <= 1.0,
+             f"data.sources.{i}.clean_prob and auto_prob must be in [0, 1]")
+    need(cfg.data.ce_norm in ("token", "item"), "data.ce_norm: expected token or item")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -80,18 +80,19 @@ def cleanup(env: DistEnv) -> None:
 class PackedForward(nn.Module):
     """``forward(batch, noise)`` = ``model.forward_packed``, so DDP / FSDP2 hooks run around it.
 
-    Returns ``(mse_sum, ce_sum)``. A zero-weighted term on ``llm2vae.bias`` (trainable in both stages)
+    Returns ``(mse_sum, ce_sum)``. A zero-weighted term on a trainable parameter (``anchor``)
     keeps every rank's graph connected to a trainable parameter even for a pack without any target.
     """
 
-    def __init__(self, model: UAREModel, detach_und: bool):
+    def __init__(self, model: UAREModel, detach_und: bool, anchor: str = "llm2vae.bias"):
         super().__init__()
         self.model = model
         self.detach_und = detach_und
+        self.anchor = anchor
 
     def forward(self, batch, noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model.forward_packed(batch, noise=noise, detach_und=self.detach_und)
-        anchor = self.model.llm2vae.bias.float().sum() * 0.0
+        anchor = self.model.get_parameter(self.anchor).float().sum() * 0.0
         return out.mse_sum + anchor, out.ce_sum + anchor
 
 

@@ -1,5 +1,10 @@
 """Loading the initial weights, copying und -> gen (``init_moe``), and which parameters each stage trains.
 
+Stage 0 (uare-tiny's understanding pre-training, the analogue of the pretrained SigLIP + Qwen2 that
+UARE starts from) trains the understanding path only: the ViT, the connector, the und expert's
+layers and final norm, ``embed_tokens`` and ``lm_head``. The generation expert and its adapters stay
+frozen, so a stage-1 result keeps restoring exactly as before.
+
 Stage 1 (the paper: "Res expert only, all other components frozen") trains:
 
 - every ``*_moe_gen`` parameter of the MoT decoder (the generation expert's projections, QK-norms,
@@ -20,6 +25,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import safe_open
 
@@ -48,8 +54,11 @@ def is_trainable(name: str, stage: int) -> bool:
     """Whether parameter ``name`` trains in ``stage`` (see the module docstring)."""
     if name.endswith("pos_embed"):
         return False
+    gen_path = "_moe_gen" in name or name.startswith(STAGE1_EXTRA)
+    if stage == 0:
+        return not gen_path
     if stage == 1:
-        return "_moe_gen" in name or name.startswith(STAGE1_EXTRA)
+        return gen_path
     return True
 
 
@@ -146,11 +155,98 @@ def load_initial(init: InitConfig, device: torch.device, out: Path) -> Checkpoin
             ck.model.language_model.init_moe()
     if init.vae:
         load_pretrained_vae(ck, Path(init.vae), device)
+    if init.config:
+        apply_config_overrides(ck.config, init.config)
+    if init.reinit:
+        reinit(ck.model, init.reinit, init.seed)
+    if init.vit_patch_init == "pca":
+        if not init.pca_folders:
+            raise UareError("init.vit_patch_init: pca needs init.pca_folders (clean training images)")
+        init_vit_patch_pca(ck.model, init.pca_folders, init.seed)
     if init.zero_velocity_head:
         with torch.no_grad():
             ck.model.llm2vae.weight.zero_()
             ck.model.llm2vae.bias.zero_()
     return ck
+
+
+#: top-level model config fields ``init.config`` may change on a loaded checkpoint (they change no shape)
+CONFIG_OVERRIDES = ("vit_pos_scale", "timestep_shift")
+
+
+def apply_config_overrides(cfg: UAREConfig, overrides: dict[str, float]) -> None:
+    """Set ``init.config`` fields on the loaded model's config (saved with every checkpoint after)."""
+    for k, v in overrides.items():
+        if k not in CONFIG_OVERRIDES:
+            raise UareError(f"init.config.{k}: not a field that can change on loaded weights; "
+                            f"choose from {', '.join(CONFIG_OVERRIDES)}")
+        setattr(cfg, k, float(v))
+
+
+def reinit(model: UAREModel, prefixes: list[str], seed: int) -> list[str]:
+    """Redraw every parameter whose name starts with one of ``prefixes`` as ``uare init-random`` would."""
+    from uare.model.random_init import random_fill
+
+    fill = random_fill(seed)
+    names = []
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if any(name.startswith(pre) for pre in prefixes):
+                p.copy_(fill(name, tuple(p.shape)).to(p.dtype))
+                names.append(name)
+    unmatched = [pre for pre in prefixes if not any(n.startswith(pre) for n in names)]
+    if unmatched:
+        raise UareError(f"init.reinit: no parameter starts with {', '.join(unmatched)}")
+    return names
+
+
+def init_vit_patch_pca(model: UAREModel, folders: list[str], seed: int, n_patches: int = 40_000,
+                       n_low: int = 48, floor_sigma: float = 5.0) -> dict[str, float]:
+    """Start the ViT's linear patch embedding as whitened principal components of clean training patches.
+
+    Why: a randomly initialised patch embedding projects a natural patch mostly onto its few
+    low-frequency components (where nearly all its variance is), so noise, blur and JPEG -- which live in
+    the high frequencies -- are a tiny part of every token, and a small ViT trained for minutes on a CPU
+    learns brightness and haze but never texture. Here output ``k`` is one principal component, scaled
+    to unit variance on clean patches (``1 / sqrt(eigenvalue + floor)``, the floor being the variance of
+    noise of std ``floor_sigma`` / 255, so the near-empty finest components are not blown up), centred by
+    the bias. The components kept are the ``n_low`` strongest plus the rest of the width spread evenly
+    over the whole spectrum down to the finest one, so every frequency band has channels whose size
+    grows with noise and shrinks with blur from the first step on. The architecture is unchanged.
+    Returns the share of clean-patch variance the kept components explain.
+    """
+    from uare.data.images import list_images, load_rgb
+    from uare.model.image_transforms import to_tensor_pm1, vit_patchify
+
+    emb = model.vit_model.vision_model.embeddings.patch_embedding
+    width, dim = emb.weight.shape
+    p = model.config.vit.patch_size
+    rng = np.random.default_rng(seed)
+    files = list_images(folders)
+    per_image = max(1, n_patches // len(files))
+    rows = []
+    for f in files:
+        img = load_rgb(f)
+        h, w = img.shape[:2]
+        if h < p or w < p:
+            continue
+        x, _ = vit_patchify(to_tensor_pm1(img[: h // p * p, : w // p * p]), p)
+        rows.append(x[torch.from_numpy(rng.choice(x.shape[0], min(per_image, x.shape[0]), replace=False))])
+    x = torch.cat(rows).double()
+    mean = x.mean(0)
+    cov = torch.cov((x - mean).T)
+    evals, evecs = torch.linalg.eigh(cov)  # ascending
+    evals, evecs = evals.flip(0).clamp_min(0), evecs.flip(1)
+    n_low = min(n_low, width)
+    keep = list(range(n_low))
+    if width > n_low:
+        keep += np.linspace(n_low, dim - 1, width - n_low).round().astype(int).tolist()
+    floor = (2.0 * floor_sigma / 255.0) ** 2  # pixels are in [-1, 1]: 255 levels span 2
+    w_new = (evecs[:, keep] / torch.sqrt(evals[keep] + floor)).T
+    with torch.no_grad():
+        emb.weight.copy_(w_new.to(emb.weight.dtype))
+        emb.bias.copy_((-(w_new @ mean)).to(emb.bias.dtype))
+    return {"explained": float(evals[keep].sum() / evals.sum()), "patches": int(x.shape[0])}
 
 
 def load_pretrained_vae(ck: Checkpoint, path: Path, device: torch.device) -> None:

@@ -43,7 +43,7 @@ from uare.train.distributed import (
     init_distributed,
     wrap,
 )
-from uare.train.model_setup import load_initial, random_init_folder, set_trainable
+from uare.train.model_setup import is_trainable, load_initial, random_init_folder, set_trainable
 from uare.train.state import load_train_checkpoint, save_train_checkpoint
 
 
@@ -142,7 +142,7 @@ class Trainer:
         self.vae.to(env.device, torch.bfloat16 if (self.bf16 and cuda) else torch.float32).eval()
         self.model.to(env.device).train()
         self.model.language_model.model.gradient_checkpointing = cfg.train.gradient_checkpointing
-        self.wrapper = PackedForward(self.model, detach_und=self.stage == 1)
+        self.wrapper = PackedForward(self.model, detach_und=self.stage == 1, anchor=self.trainable[-1])
         self.module = wrap(self.wrapper, env, self.bf16)
         # after wrapping: under FSDP2 the parameters are DTensors (shards), and so is the EMA
         params = dict(self.model.named_parameters())
@@ -156,8 +156,16 @@ class Trainer:
                 e = _like(p, src[n].float())
             self.ema[n] = e
         o = cfg.optim
-        self.optim = torch.optim.AdamW(self.params, lr=lr_at(self.start_step, o.lr, o.warmup_steps),
-                                       betas=tuple(o.betas), eps=o.eps, weight_decay=o.weight_decay)
+        # two groups when the understanding path has its own lr scale (train.und_lr_scale)
+        und = [p for n, p in zip(self.trainable, self.params, strict=True) if is_trainable(n, 0)]
+        gen = [p for n, p in zip(self.trainable, self.params, strict=True) if not is_trainable(n, 0)]
+        scale = cfg.train.und_lr_scale
+        groups = [{"params": self.params, "lr_scale": 1.0}] if scale == 1.0 or not und or not gen else \
+            [{"params": gen, "lr_scale": 1.0}, {"params": und, "lr_scale": scale}]
+        lr0 = lr_at(self.start_step, o.lr, o.warmup_steps)
+        for g in groups:
+            g["lr"] = lr0 * g["lr_scale"]
+        self.optim = torch.optim.AdamW(groups, betas=tuple(o.betas), eps=o.eps, weight_decay=o.weight_decay)
         if resumed is not None:
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
@@ -193,15 +201,17 @@ class Trainer:
         noise = torch.randn(batch.latent_x0.shape, generator=g) if batch.latent_rows.numel() else None
         if noise is not None and self.cfg.train.flow_source == "degraded":
             noise = degraded_source(batch, noise, self.cfg.train.source_noise)
-        return batch, noise, int(batch.latent_noisy.sum()), int(batch.ce_rows.numel())
+        return batch, noise, int(batch.latent_noisy.sum()), batch.ce_total
 
     def _step(self, step: int, packs: list) -> dict[str, float]:
         env, cfg = self.env, self.cfg
         prepared = [self._prepare(p) for p in packs]
-        mse_n, ce_n = (int(v) for v in all_reduce_sum(env, [sum(p[2] for p in prepared), sum(p[3] for p in prepared)]))
+        mse_n, ce_n = all_reduce_sum(env, [sum(p[2] for p in prepared), sum(p[3] for p in prepared)])
+        mse_n = int(mse_n)
+        ce_n = float(ce_n)  # CE rows, or the sum of their weights (data.ce_norm / level_weight)
         lr = lr_at(step, cfg.optim.lr, cfg.optim.warmup_steps)
         for g in self.optim.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_scale", 1.0)
         mse_sum = ce_sum = 0.0
         dev = env.device
         for i, (batch, noise, _, _) in enumerate(prepared):
@@ -211,7 +221,7 @@ class Trainer:
                 self.module.set_requires_gradient_sync(last)
             with sync, torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
                 m, c = self.module(batch, noise)
-                loss = (cfg.train.mse_weight * m / max(mse_n, 1) + cfg.train.ce_weight * c / max(ce_n, 1)) * env.world
+                loss = (cfg.train.mse_weight * m / max(mse_n, 1) + cfg.train.ce_weight * c / (ce_n or 1.0)) * env.world
                 loss.backward()
             mse_sum += float(m.detach())
             ce_sum += float(c.detach())
@@ -226,7 +236,7 @@ class Trainer:
         tot = all_reduce_sum(env, [mse_sum, ce_sum, sum(p.tokens for p in packs), sum(len(p.samples) for p in packs),
                                    sum(p.image_tokens for p in packs)])
         mse = tot[0] / max(mse_n, 1)
-        ce = tot[1] / max(ce_n, 1)
+        ce = tot[1] / (ce_n or 1.0)
         return {"loss": cfg.train.mse_weight * mse + cfg.train.ce_weight * ce, "mse": mse, "ce": ce,
                 "lr": lr, "grad_norm": gn, "tokens": tot[2], "samples": tot[3], "image_tokens": tot[4],
                 "mse_tokens": mse_n, "ce_tokens": ce_n}
@@ -345,7 +355,13 @@ class Trainer:
         it = iter(loader)
         step = self.start_step
         t_start = time.perf_counter()
+        limit = cfg.train.max_seconds
+        timed_out = False
         while step < self.max_steps:
+            # every rank stops at the same step: one over-time rank stops them all
+            if limit and all_reduce_sum(env, [float(time.perf_counter() - t_start >= limit)])[0] > 0:
+                timed_out = True
+                break
             t0 = time.perf_counter()
             packs = [next(it) for _ in range(accum)]
             stats = self._step(step, packs)
@@ -367,7 +383,9 @@ class Trainer:
                 result.last_checkpoint = self.save(step)
         if bar is not None:
             bar.close()
-        if step == self.max_steps:
+        if timed_out and step > self.start_step and step % cfg.checkpoint.every:
+            result.last_checkpoint = self.save(step)
+        if step == self.max_steps or timed_out:
             result.final = self.export(step)
         if self.tb is not None:
             self.tb.close()

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Train the whole uare-tiny recipe (understanding pre-training, stage 1, stage 2) on one H100/H200-class
+# GPU in <= 9 minutes (bf16) and write the exported model to $OUT/uare-tiny, with $OUT/recipe.json
+# (device, seconds, steps, last loss per phase) and $OUT/train_log.txt.
+#
+#   OUT=/tmp/out DATA=.gpu_data bash benchmarks/gpu_train.sh            # on the device machine
+#   bash benchmarks/gpu_train.sh --micro                                # CPU check of the chain, seconds
+#
+# Before a device call, here: `python -m uare.train.recipe pack-data ../shared/datasets/train/bsd200
+# ../shared/datasets/train/t91 ../shared/datasets/train/gray400 --out .gpu_data` (PNG crops, < 56 MB;
+# .gpu_data is git-ignored: name it in `carry`), and the wheels the device lacks in .whl (see the device
+# tool's README; `pip download` opencv-python-headless, tokenizers, safetensors, PyYAML, tqdm for cp312).
+# Then `run` with carry [".gpu_data", ".whl"] and command `bash benchmarks/gpu_train.sh`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
+fi
+export PYTHONPATH="$PWD:${PYTHONPATH:-}"
+if [ "${1:-}" = "--micro" ]; then
+    OUT=${OUT:-$(mktemp -d)}
+    DATA=${DATA:-}
+    if [ -z "$DATA" ]; then
+        DATA="$OUT/data"
+        python3 - "$DATA" <<'PY'
+import sys, pathlib, numpy as np
+from PIL import Image
+d = pathlib.Path(sys.argv[1]); d.mkdir(parents=True, exist_ok=True)
+rng = np.random.default_rng(0)
+for i in range(3):
+    base = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+    Image.fromarray(base).resize((96, 96), Image.BICUBIC).save(d / f"{i}.png")
+PY
+    fi
+    python3 -m uare.train.recipe --configs configs/gpu --data "$DATA" --out "$OUT" --budget 60 --micro
+    exit 0
+fi
+: "${OUT:?set OUT to the folder for the results}"
+DATA=${DATA:-.gpu_data}
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+python3 -m uare.train.recipe --configs configs/gpu --data "$DATA" --out "$OUT" --budget "${BUDGET:-420}" \
+    2>&1 | tee "$OUT/train_log.txt"
+du -sh "$OUT"/uare-tiny
