@@ -411,3 +411,43 @@ def test_residual_decode_returns_the_input_for_a_zero_velocity(model):
         with torch.no_grad():
             model.model.llm2vae.weight.copy_(w[0])
             model.model.llm2vae.bias.copy_(w[1])
+
+
+def test_strength_blends_toward_the_input_for_the_treated_categories(model, tmp_path):
+    import dataclasses
+
+    from uare.infer.pipeline import InferenceDefaults
+
+    old = model.defaults
+    try:
+        img = photo()
+        full = model.restore(img, task="jpeg", assess=False, seed=0).image.astype(np.float64)
+        model.defaults = dataclasses.replace(old, strength={"jpeg": 0.0, "noise": 0.5})
+        none = model.restore(img, task="jpeg", assess=False, seed=0)
+        assert np.array_equal(none.image, img) and any("strength 0" in n for n in none.notes)
+        half = model.restore(img, task="denoise", assess=False, seed=0).image.astype(np.float64)
+        model.defaults = old
+        den = model.restore(img, task="denoise", assess=False, seed=0).image.astype(np.float64)
+        assert np.abs(half - (img + 0.5 * (den - img))).max() <= 1.0
+        assert not np.array_equal(full, img)
+    finally:
+        model.defaults = old
+    (tmp_path / "inference.json").write_text('{"strength": {"jpeg": 1.5}}')
+    with pytest.raises(UareError, match="strength must map categories"):
+        InferenceDefaults.from_folder(tmp_path)
+
+
+def test_assess_native_views_are_whole_patches(model):
+    import dataclasses
+
+    old = model.defaults
+    model.defaults = dataclasses.replace(old, assess_crop=47, assess_crops=3, assess_native=True, vit_min_size=28)
+    try:
+        img = photo(48, 64) / 255.0
+        views = model._views(img)
+        assert [v.shape for v in views] == [(42, 42, 3)] * 3  # 47 px cut down to 3 patches of 14
+        small = model._views(img[:33, :45])
+        assert [v.shape for v in small] == [(28, 42, 3)]  # whole image, trimmed to patches, centred
+        assert np.array_equal(small[0], img[2:30, 1:43])
+    finally:
+        model.defaults = old

@@ -64,3 +64,55 @@ def test_tid2013_pairs_reads_reference_and_distorted(tmp_path) -> None:
     r = tid2013_pairs(lambda im: float(np.mean(im)), tmp_path)  # brighter = "better"
     assert r.n == 2 and r.accuracy == 0.5
     assert [row["correct"] for row in r.rows] == [True, False]
+
+
+def _scripted(score_of):
+    """A model whose assess() returns ``score_of(image)`` and whose compare() follows those scores."""
+    from uare.infer.outputs import Assessment, Comparison
+    from uare.quality import level_from_score
+
+    def assess(im, describe=True):
+        s = float(score_of(im))
+        lv = level_from_score(round(s, 2))
+        return Assessment(s, lv, {}, [], f"The quality of this image is {lv} ({s:.2f}/5). It shows no visible distortion.")
+
+    def compare(a, b):
+        sa, sb = score_of(a), score_of(b)
+        return Comparison("first" if sa >= sb else "second", 0.7, "")
+
+    return SimpleNamespace(assess=assess, compare=compare)
+
+
+def test_monotonicity_is_one_for_a_falling_score_and_minus_one_for_a_rising_one() -> None:
+    from uare.eval.iqa_tasks import monotonicity
+
+    its = [it for it in items() if it.group != "haze"] + [
+        IQAItem("synthetic", f"set/a/blur/L{lv}", np.full((4, 4, 3), 5.0 - lv, np.float32), 5.0 - lv, "blur")
+        for lv in range(1, 6)]
+    good = monotonicity(_scripted(lambda im: im.flat[0]), its, types=("noise", "blur"))
+    bad = monotonicity(_scripted(lambda im: -im.flat[0]), its, types=("noise", "blur"))
+    assert good.accuracy == pytest.approx(1.0) and bad.accuracy == pytest.approx(-1.0)
+    assert good.n == 3 and set(good.per_group) == {"noise", "blur"}
+
+
+def test_size_invariance_catches_a_score_that_follows_the_size() -> None:
+    from uare.eval.iqa_tasks import size_invariance
+
+    rng = np.random.default_rng(0)
+    imgs = [(f"i{k}", rng.integers(0, 256, (200, 220, 3), dtype=np.uint8)) for k in range(3)]
+    by_size = size_invariance(_scripted(lambda im: im.shape[0] / 50), imgs)
+    by_content = size_invariance(_scripted(lambda im: float(np.round(im.mean() / 64, 1))), imgs)
+    assert by_size.per_group["mean_srcc"] == pytest.approx(1.0) and by_size.accuracy == pytest.approx(0.0)
+    assert abs(by_content.per_group["mean_srcc"]) < 0.5
+
+
+def test_compare_symmetry_and_text_consistency_of_a_consistent_model() -> None:
+    from uare.eval.iqa_tasks import compare_symmetry, text_consistency
+
+    m = _scripted(lambda im: im.flat[0])
+    distinct = [it for it in items() if it.name.startswith("set/a/") and it.group != "motion_blur"]
+    assert compare_symmetry(m, distinct, pairs=6).accuracy == 1.0
+    assert text_consistency(m, items(), n=6).accuracy == 1.0
+    liar = SimpleNamespace(assess=lambda im, describe=True: SimpleNamespace(
+        score=2.0, level="poor", text="The quality of this image is good (4.00/5). It shows no visible distortion."))
+    assert text_consistency(liar, items(), n=4).accuracy == 0.0

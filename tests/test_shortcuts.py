@@ -85,3 +85,32 @@ def test_the_measure_catches_the_old_leak(folder, tok, monkeypatch):
     monkeypatch.setattr(sources, "_same_size", lambda out, like: out)
     leaks = measure(draw([_iqa(folder, tok, balance_levels=True, sr_prob=0.5)], 400, seed=3))
     assert leaks["vit_tokens"].excess > 0.05 and leaks["vit_tokens"].spearman > 0.2
+
+
+def test_category_balance_shows_every_category_alone_at_every_level_it_reaches(folder, tok):
+    """balance_by: category draws the category first: strong JPEG alone is no longer a rare event."""
+    from uare.data.sources import _Views
+
+    cfg = SourceConfig(kind="iqa", folders=[str(folder)], crop=[96, 192], balance_levels=True, sr_prob=0.0)
+    old = SourceConfig(kind="iqa", folders=[str(folder)], crop=[96, 192], balance_levels=True, sr_prob=0.0,
+                       balance_by="level")
+    img = np.asarray(Image.open(folder / "2.png").convert("RGB"))[:160, :160]
+
+    def alone(c, n=300):
+        out = {}
+        for i in range(n):
+            _, s, _ = _Views(c, None)(img, np.random.default_rng(i))
+            if s.categories() == ["jpeg"]:
+                out[s.level] = out.get(s.level, 0) + 1
+        return out
+
+    new, first = alone(cfg), alone(old)
+    assert new.get("poor", 0) + new.get("bad", 0) >= 5  # strong JPEG alone, at the low levels
+    assert sum(new.values()) > 2 * sum(first.values())
+
+
+def test_vit_native_iqa_crops_reach_the_vit_unresized(folder, tok):
+    src = _iqa(folder, tok, balance_levels=True, vit_native=True, sr_prob=0.0)
+    for i in range(40):
+        s = src(np.random.default_rng(i), 0)
+        assert s.meta["crop"] % 14 == 0 and s.items[0].grid == (s.meta["crop"] // 14,) * 2

@@ -496,3 +496,18 @@ def test_max_seconds_stops_exports_and_keeps_going_from_there(assets, tmp_path):
     res = train(config_from_dict(d))
     assert 0 < res.step < 10_000 and res.final is not None
     assert load_train_checkpoint(res.last_checkpoint, load_checkpoint(res.final).config, 1).step == res.step
+
+
+def test_export_of_a_training_checkpoints_ema(stage1_run, tmp_path):
+    from uare.train.export import export
+
+    out, _ = stage1_run
+    ck_dir = out / "checkpoints" / "latest"
+    export(ck_dir, tmp_path / "ema", dtype="fp32", weights="ema")
+    export(ck_dir, tmp_path / "raw", dtype="fp32")
+    step = out / "checkpoints" / ck_dir.read_text().strip()
+    ema = load_file(str(step / "ema.safetensors"))
+    assert torch.equal(load_checkpoint(tmp_path / "ema").model.llm2vae.weight, ema["llm2vae.weight"])
+    assert not torch.equal(load_checkpoint(tmp_path / "raw").model.llm2vae.weight, ema["llm2vae.weight"])
+    with pytest.raises(UareError, match="no ema.safetensors"):
+        export(tmp_path / "raw", tmp_path / "x", weights="ema")

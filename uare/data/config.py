@@ -43,12 +43,18 @@ class SourceConfig:
     # level is a cheap prior. ``clean_prob`` is then unused: "excellent" views are clean half the time.
     balance_levels: bool = False
     balance_tries: int = 6
+    # how a degradation is drawn for a target level: "category" (a category drawn uniformly, then its
+    # severity searched) or "level" (the first sampler: any type at a typical severity; see sources.py)
+    balance_by: str = "category"
     # iqa score answers: the level word is drawn from a Gaussian over the five level values around the
     # view's score (this sigma, 0 = its level), so the expected CE is that of a soft label and the
     # model's expected score regresses the score itself rather than the bin it falls in.
     soft_levels: float = 0.0
     # CE weight of the level word (score and description answers) relative to the other answer tokens.
     level_weight: float = 1.0
+    # iqa: crop sides are multiples of the ViT patch (not of the latent stride), so views reach the ViT
+    # without being resized (inference: InferenceDefaults.assess_crop a multiple of the patch too)
+    vit_native: bool = False
     # interleaved: False drops the restored-image target (the analysis alone is trained; understanding
     # pre-training, where the generation expert is frozen).
     target: bool = True

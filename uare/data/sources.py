@@ -39,6 +39,7 @@ from uare.data.items import VAE, Sample, Text, ViT
 from uare.data.mos import read_mos_table
 from uare.degrade import PIPELINES, Curriculum, degrade, usm_sharpen
 from uare.degrade.record import DegradationRecord
+from uare.degrade.severity import SINGLE_CATEGORY
 from uare.quality import (
     LEVELS,
     SCORE_QUESTION,
@@ -119,9 +120,9 @@ class _FolderSource:
             if p not in PIPELINES:
                 raise DataError(f"unknown pipeline {p!r}; choose from {', '.join(PIPELINES)}")
 
-    def _crop(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    def _crop(self, rng: np.random.Generator, stride: int | None = None) -> tuple[np.ndarray, str]:
         path = self.files[int(rng.integers(len(self.files)))]
-        size = crop_size(rng, self.crop_lo, self.crop_hi, self.geo.latent_stride)
+        size = crop_size(rng, self.crop_lo, self.crop_hi, stride or self.geo.latent_stride)
         return random_crop(self.cache.load(path), size, rng), path.name
 
     def _mix_degrade(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, DegradationRecord]:
@@ -216,8 +217,12 @@ def _same_size(out: np.ndarray, like: np.ndarray) -> np.ndarray:
     return resize_to(out, like.shape[:2]) if out.shape[:2] != like.shape[:2] else out
 
 
-#: level index (0 = bad .. 4 = excellent) -> single-type severities that usually land on it
-_TARGET_SEVERITY: dict[int, tuple[int, ...]] = {0: (4, 5), 1: (3, 4), 2: (2, 3), 3: (1, 2), 4: (1,)}
+#: level index (0 = bad .. 4 = excellent) -> single-type severities to try, the likeliest first
+_TARGET_SEVERITY: dict[int, tuple[int, ...]] = {0: (5, 4), 1: (4, 3, 5), 2: (3, 2, 4), 3: (2, 1, 3), 4: (1,)}
+#: the same for ``balance_by: level`` (the first sampler)
+_LEVEL_SEVERITY: dict[int, tuple[int, ...]] = {0: (4, 5), 1: (3, 4), 2: (2, 3), 3: (1, 2), 4: (1,)}
+#: categories a single degradation is drawn from (uniformly, then a type of the category)
+_SINGLE_CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(SINGLE_CATEGORY.values()))
 
 
 class _Views:
@@ -225,8 +230,10 @@ class _Views:
 
     A view is always the size of the crop it was cut from (a down-sampled one is enlarged back), so
     neither its pixel count nor its ViT token count says anything about its quality. With
-    ``balance_levels`` the quality level is drawn first, uniformly, and a degradation is drawn that
-    reaches it (see :class:`~uare.data.config.SourceConfig`).
+    ``balance_levels`` the quality level is drawn first, uniformly, then a degradation that reaches it:
+    a single one (its category drawn uniformly, so every category is seen at every level it can reach,
+    then the severity searched for the level) or, below "good", two or three mixed ones or Real-ESRGAN's
+    pipeline. A draw whose level misses the target is drawn again (up to ``balance_tries``, then the closest).
     """
 
     def __init__(self, cfg: SourceConfig, mix: Callable):
@@ -240,8 +247,9 @@ class _Views:
             return self._measured(img, *self.mix(img, rng))
         target = int(rng.integers(len(LEVELS)))
         best = None
+        propose = self._propose if self.cfg.balance_by == "category" else self._propose_by_level
         for _ in range(self.cfg.balance_tries):
-            view = self._propose(img, rng, target)
+            view = propose(img, rng, target)
             gap = abs(LEVELS.index(view[1].level) - target)
             if best is None or gap < best[0]:
                 best = (gap, view)
@@ -256,22 +264,52 @@ class _Views:
         view = _same_size(out, clean)
         return view, _summary(rec, clean, view), rec.scale
 
-    def _propose(self, img: np.ndarray, rng: np.random.Generator, target: int
-                 ) -> tuple[np.ndarray, QualitySummary, int]:
+    def _propose_by_level(self, img: np.ndarray, rng: np.random.Generator, target: int
+                          ) -> tuple[np.ndarray, QualitySummary, int]:
+        """``balance_by: level`` (the first sampler, kept to reproduce runs made with it): any type at a
+        severity typical of the target. It under-samples degradations that rarely reach a target with one
+        draw -- strong JPEG alone was 1 % of the views -- so the model could not learn them."""
         if target == len(LEVELS) - 1 and rng.uniform() < 0.5:
             return img, summary_from_severities({}), 1
         u = float(rng.uniform())
         if target <= 1 and u < 0.2:
             return self._measured(img, *degrade(img, "realesrgan", scale=self.cfg.realesrgan_scale, seed=rng))
         scale = int(rng.choice(self.cfg.sr_scales)) if target < 3 and rng.uniform() < self.cfg.sr_prob else 1
-        sev = _TARGET_SEVERITY[target]
-        if target < 3 and u < 0.55:  # two or three types; each a level lighter than a single one
+        sev = _LEVEL_SEVERITY[target]
+        if target < 3 and u < 0.55:
             level = max(1, int(rng.choice(sev)) - 1)
             return self._measured(img, *degrade(img, "multi", severity=level, scale=scale, seed=rng))
         level = int(rng.choice(sev))
-        if scale > 1:  # the down-sampling is already a degradation of its own
+        if scale > 1:
             level = max(1, level - 1)
         return self._measured(img, *degrade(img, "single", severity=level, scale=scale, seed=rng))
+
+    def _propose(self, img: np.ndarray, rng: np.random.Generator, target: int
+                 ) -> tuple[np.ndarray, QualitySummary, int]:
+        if target == len(LEVELS) - 1 and rng.uniform() < 0.5:
+            return img, summary_from_severities({}), 1
+        u = float(rng.uniform())
+        if target <= 1 and u < 0.15:
+            return self._measured(img, *degrade(img, "realesrgan", scale=self.cfg.realesrgan_scale, seed=rng))
+        scale = int(rng.choice(self.cfg.sr_scales)) if target < 3 and rng.uniform() < self.cfg.sr_prob else 1
+        sev = _TARGET_SEVERITY[target]
+        if target < 3 and u < 0.45:  # two or three types; each a level lighter than a single one
+            level = max(1, int(rng.choice(sev)) - 1)
+            return self._measured(img, *degrade(img, "multi", severity=level, scale=scale, seed=rng))
+        cat = _SINGLE_CATEGORIES[int(rng.integers(len(_SINGLE_CATEGORIES)))]
+        kinds = [t for t, c in SINGLE_CATEGORY.items() if c == cat]
+        kind = kinds[int(rng.integers(len(kinds)))]
+        best = None
+        for level in sev:  # the same type, severities from the likeliest for the target on
+            if scale > 1:  # the down-sampling is already a degradation of its own
+                level = max(1, level - 1)
+            view = self._measured(img, *degrade(img, "single", types=[kind], severity=level, scale=scale, seed=rng))
+            gap = abs(LEVELS.index(view[1].level) - target)
+            if best is None or gap < best[0]:
+                best = (gap, view)
+            if gap == 0:
+                break
+        return best[1]
 
 
 def answer_weights(ids: list[int], level_ids: set[int], level_weight: float) -> list[float] | None:
@@ -310,7 +348,9 @@ class IQASource(_FolderSource):
 
     def __call__(self, rng: np.random.Generator, step: int) -> Sample:
         task = _weighted(rng, self.cfg.tasks)
-        img, name = self._crop(rng)
+        # vit_native: crops are multiples of the ViT patch, so the ViT sees the pixels themselves (a resize
+        # to the patch grid would interpolate away the 1-px structure of noise and JPEG blocking)
+        img, name = self._crop(rng, self.geo.vit_patch if self.cfg.vit_native else None)
         a, sa, scale = self.views(img, rng)
         said = sa.level
         if task == "compare":

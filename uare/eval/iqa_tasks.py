@@ -8,6 +8,15 @@
   levels (:func:`uare.quality.level_from_score`) differ by at least one; ``compare`` must prefer the
   better one. Pairs are drawn with a fixed seed.
 - ``tid2013_pairs``: every TID2013 calibration image must score below its reference.
+- ``monotonicity``: per type (noise, blur, JPEG) and image, Kendall tau between the level (1..5) and
+  minus the score; the accuracy column is the mean tau over images and types.
+- ``size_invariance``: the same content at four sizes (a 192-px crop resized to 112, 140, 168, 192 px):
+  the SRCC between score and size per image, averaged (near 0 = the score does not follow the size);
+  the accuracy column reports 1 - |mean SRCC|.
+- ``compare_symmetry``: ``compare(a, b)`` and ``compare(b, a)`` must name the same image as the better
+  one with the same probability.
+- ``text_consistency``: the description's ``X.XX/5`` and level word must equal the printed score and
+  level, and the level must be the documented bin of the score.
 """
 
 from __future__ import annotations
@@ -25,7 +34,8 @@ from uare.eval.bench_restore import load_clean
 from uare.quality import LEVELS, level_from_score
 from uare.quality.words import SEVERITY_WORDS
 
-__all__ = ["IQATaskResult", "dominant_category", "pairwise_accuracy", "tid2013_pairs", "type_identification"]
+__all__ = ["IQATaskResult", "compare_symmetry", "dominant_category", "monotonicity", "pairwise_accuracy",
+           "size_invariance", "text_consistency", "tid2013_pairs", "type_identification"]
 
 
 @dataclass
@@ -120,12 +130,112 @@ def tid2013_pairs(score: Callable[[np.ndarray], float], root: Path) -> IQATaskRe
     return IQATaskResult("tid2013_pairs", acc, len(rows), rows, _per_group(rows))
 
 
+def _crop192(img: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    s = min(192, h, w)
+    return np.ascontiguousarray(img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s])
+
+
+def monotonicity(model: Any, items: Iterable[Any], types: tuple[str, ...] = ("noise", "blur", "jpeg"),
+                 max_images: int = 12) -> IQATaskResult:
+    """Mean Kendall tau between severity level and minus the score, per type, over the items' images."""
+    from scipy.stats import kendalltau
+
+    by: dict[tuple[str, str], dict[int, float]] = {}
+    for it in items:
+        if it.group not in types:
+            continue
+        key, lv = it.name.rsplit("/", 2)[0], int(it.name.rsplit("/L", 1)[1])
+        if len({k for k, t in by if t == it.group} | {key}) > max_images:
+            continue
+        by.setdefault((key, it.group), {})[lv] = model.assess(it.image, describe=False).score
+    rows = []
+    for (key, t), scores in sorted(by.items()):
+        lv = sorted(scores)
+        if len(lv) < 3:
+            continue
+        tau = float(kendalltau(lv, [-scores[v] for v in lv]).statistic)
+        rows.append({"image": key, "group": t, "tau": tau, "scores": [round(scores[v], 3) for v in lv],
+                     "correct": tau})
+    per = {t: round(float(np.mean([r["tau"] for r in rows if r["group"] == t])), 4)
+           for t in types if any(r["group"] == t for r in rows)}
+    mean = float(np.mean(list(per.values()))) if per else float("nan")
+    return IQATaskResult("monotonicity", mean, len(rows), rows, per)
+
+
+def size_invariance(model: Any, images: Iterable[tuple[str, np.ndarray]],
+                    sizes: tuple[int, ...] = (112, 140, 168, 192)) -> IQATaskResult:
+    """SRCC between score and size for the same content at several sizes (mean over images)."""
+    import cv2
+    from scipy.stats import spearmanr
+
+    rows = []
+    for name, img in images:
+        c = _crop192(img)
+        scores = [model.assess(cv2.resize(c, (s, s), interpolation=cv2.INTER_AREA), describe=False).score
+                  for s in sizes]
+        rho = float(spearmanr(sizes, scores).statistic) if len(set(scores)) > 1 else 0.0
+        rows.append({"image": name, "group": "all", "srcc": rho, "scores": [round(x, 3) for x in scores],
+                     "correct": 1.0 - abs(rho)})
+    mean_rho = float(np.mean([r["srcc"] for r in rows])) if rows else float("nan")
+    return IQATaskResult("size_invariance", 1.0 - abs(mean_rho), len(rows), rows,
+                         {"mean_srcc": round(mean_rho, 4),
+                          "mean_range": round(float(np.mean([max(r["scores"]) - min(r["scores"]) for r in rows])), 4)
+                          if rows else float("nan")})
+
+
+def compare_symmetry(model: Any, items: list[Any], pairs: int = 12, seed: int = 0) -> IQATaskResult:
+    """``compare(a, b)`` vs ``compare(b, a)`` on random pairs of the items."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(pairs):
+        i, j = rng.choice(len(items), 2, replace=False)
+        a, b = items[int(i)], items[int(j)]
+        ab, ba = model.compare(a.image, b.image), model.compare(b.image, a.image)
+        ok = ab.preferred != ba.preferred and abs(ab.probability - ba.probability) < 1e-4
+        rows.append({"first": a.name, "second": b.name, "group": "all", "ab": ab.preferred, "ba": ba.preferred,
+                     "p_ab": ab.probability, "p_ba": ba.probability, "correct": ok})
+    acc = float(np.mean([r["correct"] for r in rows])) if rows else float("nan")
+    return IQATaskResult("compare_symmetry", acc, len(rows), rows)
+
+
+def text_consistency(model: Any, items: list[Any], n: int = 12, seed: int = 0) -> IQATaskResult:
+    """The description states the printed score and level, and the level is the score's bin."""
+    from uare.quality import parse_description
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in rng.choice(len(items), min(n, len(items)), replace=False):
+        it = items[int(k)]
+        a = model.assess(it.image, describe=True)
+        try:
+            d = parse_description(a.text)
+            ok = d.level == a.level and abs(d.score - round(a.score, 2)) < 1e-6
+        except ValueError:
+            ok = False
+        ok = ok and a.level == level_from_score(round(a.score, 2))
+        rows.append({"image": it.name, "group": "all", "score": a.score, "level": a.level, "text": a.text,
+                     "correct": ok})
+    acc = float(np.mean([r["correct"] for r in rows])) if rows else float("nan")
+    return IQATaskResult("text_consistency", acc, len(rows), rows)
+
+
 def run_iqa_tasks(model: Any, items: list[Any], tid_root: Path | None, seed: int = 0,
                   log: Callable[[str], None] | None = None) -> dict[str, IQATaskResult]:
-    """All three checks; ``items`` are the synthetic set's items."""
+    """Every check; ``items`` are the synthetic set's items."""
     log = log or (lambda s: print(s, file=sys.stderr))
     out = {"type_id": type_identification(model, items, log=log),
-           "pairwise": pairwise_accuracy(model, items, seed=seed, log=log)}
+           "pairwise": pairwise_accuracy(model, items, seed=seed, log=log),
+           "monotonicity": monotonicity(model, items)}
+    clean = {}
+    for it in items:  # one view of each image's content: its level-1 blur is close enough to clean for sizes
+        key = it.name.rsplit("/", 2)[0]
+        if key not in clean and it.name.endswith("/L1"):
+            clean[key] = it.image
+    out["size_invariance"] = size_invariance(model, list(clean.items())[:12])
+    out["compare_symmetry"] = compare_symmetry(model, items, seed=seed)
+    out["text_consistency"] = text_consistency(model, items, seed=seed)
+    log("iqa tasks: monotonicity, size invariance, compare symmetry, text consistency")
     if tid_root is not None:
         out["tid2013_pairs"] = tid2013_pairs(lambda im: model.assess(im, describe=False).score, tid_root)
     return out

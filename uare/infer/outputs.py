@@ -48,6 +48,9 @@ class Restoration:
     tiles: int = 1
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # tiled outputs: mean |difference| of neighbouring tiles' low-passed outputs where they overlap, in
+    # 8-bit levels (uare.infer.tiling.process_tiled); tiles that agree leave no seam
+    tile_disagreement: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the pixels (for JSON sidecars)."""

@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 from uare import prompts
+from uare.degrade.record import CATEGORIES
 from uare.errors import UareError
 from uare.infer.images import ImageInput, Prepared, finish, prepare
 from uare.infer.outputs import Assessment, Comparison, Restoration
@@ -79,6 +80,11 @@ class InferenceDefaults:
     # (up to ``assess_crops``, spread over the image) and average, instead of one downsized view.
     assess_crop: int = 0
     assess_crops: int = 5
+    # with assess_crop: views are cut to whole ViT patches, so the ViT sees the pixels unresized (for
+    # models trained on patch-aligned IQA crops, data ``vit_native``)
+    assess_native: bool = False
+    # compare: score points worth one logit of the verdict (see UARE.compare)
+    compare_score_scale: float = 0.1
     # "Do no harm": in blind mode (task auto, with an assessment) an image assessed at or above this
     # level is returned unchanged (restore(..., force=True) restores it anyway); "" = never.
     keep_level: str = "good"
@@ -86,6 +92,11 @@ class InferenceDefaults:
     # cancels, so a velocity of zero returns the input exactly and small corrections stay small
     # (for small AEs whose round trip costs more than a mild degradation does).
     residual_decode: bool = False
+    # Per-category strength in [0, 1]: the output is input + s * (restored - input), s the smallest
+    # strength of the categories being treated (the named task's, or in blind mode those the analysis
+    # found); categories not listed have 1. For a small model, measured on training images, a category
+    # it does not improve gets less than 1 (0 = leave it alone) so it never makes such an image worse.
+    strength: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_folder(cls, folder: Path) -> InferenceDefaults:
@@ -105,6 +116,11 @@ class InferenceDefaults:
             d["cfg_interval"] = tuple(d["cfg_interval"])
         if d.get("init", "noise") not in ("noise", "degraded", "source"):
             raise UareError(f"{path}: init must be noise, degraded or source, got {d['init']!r}")
+        bad = {k: v for k, v in d.get("strength", {}).items()
+               if k not in CATEGORIES or not isinstance(v, int | float) or not 0.0 <= v <= 1.0}
+        if bad:
+            raise UareError(f"{path}: strength must map categories ({', '.join(CATEGORIES)}) to numbers in "
+                            f"[0, 1], got {bad}")
         if d.get("keep_level", "") not in ("", *LEVELS):
             raise UareError(f"{path}: keep_level must be one of {', '.join(LEVELS)} or \"\", got {d['keep_level']!r}")
         return cls(**d)
@@ -226,10 +242,13 @@ class UARE:
     def compare(self, a: ImageInput, b: ImageInput, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Comparison:
         """Which image is better, and why.
 
-        The probability is symmetric by construction: the likelihood margin of the two canonical verdicts
-        ("The first/second image is better") is read with the images in both orders and averaged, so
-        ``compare(b, a)`` is exactly the mirror of ``compare(a, b)``. The text then states the verdict with
-        both images' scores (from :meth:`assess`) and the model writes the reasons.
+        Two readings of the model are combined, in log-odds: the pairwise head (the likelihood margin of
+        the two canonical verdicts "The first/second image is better" with both images in context, read
+        in both orders and averaged, so it is antisymmetric) and the two images' scores from
+        :meth:`assess`, ``(score_a - score_b) / compare_score_scale``. On training pairs (bsd200 crops,
+        single degradations at least one level apart) the head alone ranked 80.6 %, the scores 87.1 %, the
+        sum 87.1 %: the scores decide, the head breaks near-ties. ``compare(b, a)`` is exactly the mirror of
+        ``compare(a, b)``. The text states the verdict with both scores, then the model writes the reasons.
         """
         pa, pb = prepare(a, max_pixels), prepare(b, max_pixels)
         views_a, views_b = self._views(pa.rgb), self._views(pb.rgb)
@@ -244,11 +263,15 @@ class UARE:
 
         ab = [margin(va, vb) for va, vb in zip(views_a, views_b, strict=False)]
         ba = [margin(vb, va) for va, vb in zip(views_a, views_b, strict=False)]
-        m = 0.5 * (float(np.mean([x for x, _ in ab])) - float(np.mean([x for x, _ in ba])))
-        p_first = float(torch.sigmoid(torch.tensor(m)))
-        preferred = "first" if p_first >= 0.5 else "second"
+        head = 0.5 * (float(np.mean([x for x, _ in ab])) - float(np.mean([x for x, _ in ba])))
         sa, sb = self.assess(pa, describe=False).score, self.assess(pb, describe=False).score
-        text = self._write(ab[0][1], None, prompts.verdict_prefix(preferred, sa, sb), self.defaults.max_compare_tokens)
+        z = head + (sa - sb) / self.defaults.compare_score_scale
+        p_first = float(torch.sigmoid(torch.tensor(z)))
+        preferred = "first" if z >= 0 else "second"
+        prefix = prompts.verdict_prefix(preferred, sa, sb)
+        if (sa - sb) * z < 0:  # the head overruled a near-tie of the scores: do not state them
+            prefix = prefix.split(" (", 1)[0] + ":"
+        text = self._write(ab[0][1], None, prefix, self.defaults.max_compare_tokens)
         return Comparison(preferred, round(max(p_first, 1 - p_first), 6), text)
 
     def _views(self, rgb: np.ndarray) -> list[np.ndarray]:
@@ -259,9 +282,20 @@ class UARE:
         """
         c, n = self.defaults.assess_crop, self.defaults.assess_crops
         h, w = rgb.shape[:2]
-        if c <= 0 or max(h, w) <= c:
+        p = self.config.vit.patch_size
+        if c <= 0:
             return [rgb]
+        if max(h, w) <= c:
+            # native mode: cut the image down to whole patches (at most p - 1 px a side) instead of
+            # letting the ViT resize it; images too small for min_size are left to the resize
+            hh, ww = h // p * p, w // p * p
+            if not self.defaults.assess_native or min(hh, ww) < self.defaults.vit_min_size:
+                return [rgb]
+            y, x = (h - hh) // 2, (w - ww) // 2
+            return [rgb[y:y + hh, x:x + ww]]
         ch, cw = min(c, h), min(c, w)
+        if self.defaults.assess_native:
+            ch, cw = max(p, ch // p * p), max(p, cw // p * p)
         rel = [(0.5, 0.5)] + [(fy, fx) for fy in (0.0, 1.0) for fx in (0.0, 1.0)]
         rel += [(fy, fx) for fy in (0.25, 0.75) for fx in (0.25, 0.75)]
         out = []
@@ -400,11 +434,18 @@ class UARE:
                 run_view(crop, nz, flips[0])
             return out_px[: win.y1 - win.y0, : win.x1 - win.x0]
 
+        tstats = {}
         if tile:
             tile_progress = (lambda i, n: progress("tiles", i, n)) if progress else None
-            out, n_tiles = process_tiled((ho, wo, 3), run, tile, min(overlap, tile - 16), 16, tile_progress)
+            tstats: dict = {}
+            out, n_tiles = process_tiled((ho, wo, 3), run, tile, min(overlap, tile - 16), 16, tile_progress,
+                                         stats=tstats)
         else:
             out = run(Window(0, ho, 0, wo))
+        strength = _strength(d.strength, task, assessment, plan_text)
+        if strength < 1.0:
+            out = lq + strength * (out - lq)
+            notes.append(f"strength {strength:g} (inference.json: the model does not improve this degradation)")
         if d.color_fix_sigma > 0 and _keeps_mean(task, assessment, plan_text):
             out = _color_fix(out, lq, d.color_fix_sigma)
             notes.append(f"colour fix: low frequencies (sigma {d.color_fix_sigma:g} px) taken from the input")
@@ -412,7 +453,8 @@ class UARE:
         if self.is_random:
             notes.append("random model: the output is not a restoration")
         return Restoration(result, plan_text, assessment, task, scale, steps, int(seed), n_tiles,
-                           round(time.perf_counter() - t0, 3), notes)
+                           round(time.perf_counter() - t0, 3), notes,
+                           tile_disagreement=round(tstats["disagreement"] * 255, 3) if tstats else None)
 
     def enhance(self, image: ImageInput, task: str = "lowlight", **kw) -> Restoration:
         """Enhancement (``lowlight`` or ``dehaze``): a restoration with that task."""
@@ -455,6 +497,20 @@ def _keeps_mean(task: str, assessment: Assessment | None, plan_text: str | None)
     if not found:
         return False  # nothing known about the image: leave the model's output alone
     return not any(d["type"] in MEAN_CHANGING for d in found)
+
+
+def _strength(table: dict[str, float], task: str, assessment: Assessment | None, plan_text: str | None) -> float:
+    """The blend factor of :attr:`InferenceDefaults.strength` for this restoration (1 = the model's output)."""
+    if not table:
+        return 1.0
+    from uare.quality import TASK_CATEGORY
+
+    if task != "auto":
+        cats = {TASK_CATEGORY[task]}
+    else:
+        cats = {x["type"] for x in (assessment.degradations if assessment is not None else [])}
+        cats |= {x["type"] for x in (_parse_degradations(plan_text) if plan_text else [])}
+    return min([float(table.get(c, 1.0)) for c in cats] or [1.0])
 
 
 def _color_fix(out: np.ndarray, ref: np.ndarray, sigma: float) -> np.ndarray:

@@ -231,6 +231,7 @@ def _check(cfg: TrainConfig) -> None:
         need(len(s.crop) in (1, 2) and min(s.crop) > 0, f"data.sources.{i}.crop: expected [min, max] pixels")
         need(s.weight >= 0, f"data.sources.{i}.weight must be >= 0")
         need(s.balance_tries >= 1, f"data.sources.{i}.balance_tries must be >= 1")
+        need(s.balance_by in ("category", "level"), f"data.sources.{i}.balance_by: expected category or level")
         need(s.soft_levels >= 0, f"data.sources.{i}.soft_levels must be >= 0")
         need(s.level_weight > 0, f"data.sources.{i}.level_weight must be > 0")
         need(0.0 <= s.clean_prob <= 1.0 and 0.0 <= s.auto_prob <= 1.0,

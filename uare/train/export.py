@@ -22,15 +22,30 @@ from uare.model.checkpoint import load_checkpoint, save_checkpoint
 
 
 def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = None,
-           overwrite: bool = False) -> dict[str, int]:
-    """Write the release folder; returns the file sizes in bytes."""
+           overwrite: bool = False, weights: str = "model") -> dict[str, int]:
+    """Write the release folder; returns the file sizes in bytes.
+
+    ``src`` is a uare checkpoint folder; a training checkpoint (``<run>/checkpoints/step_N``, or its
+    ``latest`` file) also holds the EMA weights, which ``weights="ema"`` exports instead of the raw ones.
+    """
     from uare.infer.pipeline import InferenceDefaults
 
+    src = Path(src)
+    if src.name == "latest" and src.is_file():
+        src = src.parent / src.read_text().strip()
+    if weights not in ("model", "ema"):
+        raise UareError(f"weights must be model or ema, got {weights!r}")
+    if weights == "ema" and not (src / "ema.safetensors").is_file():
+        raise UareError(f"{src}: no ema.safetensors (not a training checkpoint); export its model weights instead")
     if inference is not None:
         InferenceDefaults.from_file(inference)  # fail before writing anything
     if dst.exists() and not overwrite:
         raise UareError(f"{dst}: already exists; pass --overwrite to replace it")
     ck = load_checkpoint(src, device="cpu", dtype="fp32")
+    if weights == "ema":
+        from safetensors.torch import load_file
+
+        ck.model.load_state_dict(load_file(str(src / "ema.safetensors")), strict=True)
     # write next to dst, then swap, so a failure never leaves half a release behind
     tmp = dst.with_name(f".{dst.name}.export-tmp")
     if tmp.exists():
@@ -58,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtype", default="fp16", choices=["fp32", "fp16", "bf16"])
     ap.add_argument("--inference", type=Path, default=None, help="inference.json to ship with the weights")
     ap.add_argument("--overwrite", action="store_true")
+    ap.add_argument("--weights", default="model", choices=["model", "ema"],
+                    help="a training checkpoint's raw (model) or EMA weights (default: model)")
     args = ap.parse_args(argv)
     try:
-        sizes = export(args.src, args.dst, args.dtype, args.inference, args.overwrite)
+        sizes = export(args.src, args.dst, args.dtype, args.inference, args.overwrite, args.weights)
     except UareError as e:
         raise SystemExit(f"error: {e}") from None
     print(json.dumps({"out": str(args.dst), "bytes": sizes, "total_mb": round(sum(sizes.values()) / 2**20, 2)}))

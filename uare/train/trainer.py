@@ -171,6 +171,8 @@ class Trainer:
 
             set_optimizer_state_dict(self.wrapper, self.optim, resumed.state["optimizer"],
                                      options=StateDictOptions(full_state_dict=True))
+            for g, want in zip(self.optim.param_groups, groups, strict=True):
+                g["lr_scale"] = want["lr_scale"]  # the config's, not the checkpoint's
             rng = resumed.state.get("rng", {}).get(str(env.rank))
             if rng is not None:
                 _set_rng_state(rng)
