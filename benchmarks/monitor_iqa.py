@@ -39,7 +39,7 @@ def load_ema(folder: Path) -> UARE:
         from safetensors.torch import load_file
 
         ck.model.load_state_dict(load_file(str(ema)), strict=True)
-    shipped = ROOT / "uare" / "weights" / "uare-tiny" / "inference.json"
+    shipped = ROOT / "configs" / "tiny" / "inference.json"
     return UARE(ck, InferenceDefaults.from_file(shipped))
 
 

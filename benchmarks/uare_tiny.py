@@ -12,6 +12,8 @@ Parts:
   colour shift).
 - ``iqa``: ``uare bench iqa`` with NIQE, BRISQUE and the model on the synthetic set of the same
   images, TID2013's calibration pairs, degradation-type identification and pairwise comparison.
+- ``clean``: the default restore of the clean test images (do no harm), and with the gate off: PSNR
+  against the input, colour shift, tile seams.
 - ``speed``: assess and restore of a 512x512 Kodak crop in a fresh process, median of 3.
 - ``ablation_restore``: (a) assess-then-restore vs the same model with a plain instruction vs the
   stage-1 model; (b) stage 1 with the curriculum vs stage 1 with everything mixed from step 0.
@@ -62,21 +64,26 @@ def restore_bench(restorers: dict[str, Any], limit: int, out: Path, metrics: lis
 
 
 def part_restore(model: str, limit: int, out: Path) -> dict[str, Any]:
+    """The model in its default blind mode ("uare": task auto, assess then restore) and with the task
+    named ("uare-named": the setting's task when it has one), next to every classical baseline."""
     from uare.baselines import UARERestorer
     from uare.eval import bench_restore as br
     from uare.eval.settings import get_settings
 
-    chosen, _ = br.select_restorers(["all"], UARERestorer(model))
-    classical = [m for m in chosen if m != "uare"]
+    blind = UARERestorer(model, task="auto")
+    chosen, _ = br.select_restorers(["all"], blind)
+    chosen["uare-named"] = UARERestorer(model, name="uare-named", model=blind._get())
+    classical = [m for m in chosen if not m.startswith("uare")]
     summary = restore_bench(chosen, limit, out / "restore", ["psnr", "ssim", "niqe", "color_shift"])
     rows = []
     for bs in get_settings("all"):
         s = bs.name
         inp, ours = pooled(summary, s, "input", "psnr"), pooled(summary, s, "uare", "psnr")
+        named = pooled(summary, s, "uare-named", "psnr")
         cands = {m: pooled(summary, s, m, "psnr") for m in classical}
         cands = {m: v for m, v in cands.items() if not np.isnan(v)}
         best = max(cands, key=cands.get) if cands else "-"
-        rows.append({"setting": s, "input_psnr": inp, "best_classical": best,
+        rows.append({"setting": s, "input_psnr": inp, "best_classical": best, "named_psnr": named,
                      "best_classical_psnr": cands.get(best, float("nan")), "uare_psnr": ours, "gain": ours - inp,
                      "uare_ssim": pooled(summary, s, "uare", "ssim"), "input_ssim": pooled(summary, s, "input", "ssim"),
                      "input_niqe": pooled(summary, s, "input", "niqe"), "uare_niqe": pooled(summary, s, "uare", "niqe"),
@@ -87,22 +94,78 @@ def part_restore(model: str, limit: int, out: Path) -> dict[str, Any]:
     beats = sum(r["uare_psnr"] > r["best_classical_psnr"] or np.isnan(r["best_classical_psnr"]) for r in rows)
     niqe_better = sum(r["uare_niqe"] < r["input_niqe"] for r in rows)
     return {"rows": rows, "mean_gain_db": float(np.mean(gains)), "beats_best_classical": int(beats),
+            "below_input": int(sum(g < 0 for g in gains)),
+            "mean_gain_named_db": float(np.mean([r["named_psnr"] - r["input_psnr"] for r in rows])),
+            "max_blind_vs_named_db": float(max(abs(r["uare_psnr"] - r["named_psnr"]) for r in rows)),
             "niqe_better_than_input": int(niqe_better), "max_color_shift": float(max(r["uare_color_shift"] for r in rows)),
             "images_per_setting": 2 * limit}
 
 
 def md_restore(r: dict[str, Any]) -> str:
-    lines = ["| setting | input PSNR | best classical | uare PSNR | gain dB | SSIM in -> out | NIQE in -> out | "
-             "colour shift in -> out | s/img |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| setting | input PSNR | best classical | uare PSNR (blind) | gain dB | uare PSNR (task named) | "
+             "SSIM in -> out | NIQE in -> out | colour shift in -> out | s/img |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for x in r["rows"]:
         lines.append(f"| {x['setting']} | {x['input_psnr']:.2f} | {x['best_classical']} {x['best_classical_psnr']:.2f} | "
-                     f"{x['uare_psnr']:.2f} | {x['gain']:+.2f} | {x['input_ssim']:.3f} -> {x['uare_ssim']:.3f} | "
+                     f"{x['uare_psnr']:.2f} | {x['gain']:+.2f} | {x['named_psnr']:.2f} | "
+                     f"{x['input_ssim']:.3f} -> {x['uare_ssim']:.3f} | "
                      f"{x['input_niqe']:.2f} -> {x['uare_niqe']:.2f} | {x['input_color_shift']:.2f} -> "
                      f"{x['uare_color_shift']:.2f} | {x['uare_seconds']:.1f} |")
-    lines.append(f"\nmean gain {r['mean_gain_db']:+.2f} dB; beats the best classical on {r['beats_best_classical']}/10; "
+    lines.append(f"\nblind (default): mean gain {r['mean_gain_db']:+.2f} dB, {r['below_input']}/10 settings below the "
+                 f"input; task named: mean gain {r['mean_gain_named_db']:+.2f} dB; largest blind-vs-named gap "
+                 f"{r['max_blind_vs_named_db']:.2f} dB")
+    lines.append(f"mean gain {r['mean_gain_db']:+.2f} dB; beats the best classical on {r['beats_best_classical']}/10; "
                  f"NIQE better than the input on {r['niqe_better_than_input']}/10; largest colour shift "
                  f"{r['max_color_shift']:.2f} ({r['images_per_setting']} images per setting)")
     return "\n".join(lines) + "\n"
+
+
+def part_clean(model: str, limit: int) -> dict[str, Any]:
+    """Do no harm: the default restore of the clean test images (PSNR against the input, colour shift,
+    how many came back unchanged) and, with the do-no-harm gate off (``force``), the same plus the
+    tile-seam measures of the tiled outputs (uare.infer.tiling: edge gradient ratio, tile disagreement)."""
+    from uare.eval.bench_restore import load_clean
+    from uare.eval.metricset import color_shift
+    from uare.infer import UARE
+    from uare.infer.tiling import seam_ratio, windows
+    from uare.metrics import psnr
+
+    m = UARE.from_pretrained(model)
+    d = m.defaults
+    rows = []
+    for folder in FOLDERS:
+        for p in sorted(folder.iterdir())[:limit]:
+            img = load_clean(p)
+            r = m.restore(img, seed=0)
+            f = m.restore(img, seed=0, force=True)
+            h, w = img.shape[:2]
+            tile = d.tile if max(h, w) > d.max_untiled_side else 0
+            seams = seam_ratio(f.image, windows(h, w, tile, min(d.overlap, tile - 16))) if tile else {}
+            rows.append({"image": f"{folder.name}/{p.stem}", "psnr": float(psnr(r.image, img)),
+                         "unchanged": bool(np.array_equal(r.image, img)), "level": r.assessment_before.level,
+                         "color_shift": float(color_shift(r.image, img)), "forced_psnr": float(psnr(f.image, img)),
+                         "forced_color_shift": float(color_shift(f.image, img)),
+                         "seam_edge_ratio": seams.get("edge", float("nan")),
+                         "tile_disagreement": f.tile_disagreement})
+    fin = [x["psnr"] for x in rows]
+    return {"rows": rows, "n": len(rows), "unchanged": int(sum(x["unchanged"] for x in rows)),
+            "min_psnr": float(min(fin)), "median_psnr": float(np.median(fin)),
+            "mean_color_shift": float(np.mean([x["color_shift"] for x in rows])),
+            "forced_median_psnr": float(np.median([x["forced_psnr"] for x in rows])),
+            "forced_min_psnr": float(min(x["forced_psnr"] for x in rows)),
+            "forced_mean_color_shift": float(np.mean([x["forced_color_shift"] for x in rows])),
+            "seam_edge_ratio": float(np.nanmean([x["seam_edge_ratio"] for x in rows])),
+            "tile_disagreement": float(np.mean([x["tile_disagreement"] or 0.0 for x in rows]))}
+
+
+def md_clean(r: dict[str, Any]) -> str:
+    return (f"| clean test images | default (blind) | forced (gate off) |\n|---|---|---|\n"
+            f"| returned unchanged | {r['unchanged']}/{r['n']} | - |\n"
+            f"| PSNR vs input, median / min | {r['median_psnr']:.2f} / {r['min_psnr']:.2f} | "
+            f"{r['forced_median_psnr']:.2f} / {r['forced_min_psnr']:.2f} |\n"
+            f"| colour shift vs input (mean) | {r['mean_color_shift']:.2f} | {r['forced_mean_color_shift']:.2f} |\n"
+            f"| seam edge-gradient ratio (1 = none) | - | {r['seam_edge_ratio']:.3f} |\n"
+            f"| tile disagreement (8-bit levels) | - | {r['tile_disagreement']:.2f} |\n")
 
 
 def part_iqa(model: str, limit: int, out: Path, scorers: list[str]) -> dict[str, Any]:
@@ -189,6 +252,23 @@ def md_ablation_iqa(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+CARD = ROOT / "uare" / "weights" / "uare-tiny" / "MODEL_CARD.md"
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+
+
+def write_generated(path: Path, key: str, md: str) -> bool:
+    """Replace the block between ``<!-- generated:KEY -->`` and ``<!-- /generated:KEY -->`` in ``path``
+    (the documents hold no hand-typed copy of these tables); False when the markers are absent."""
+    text = path.read_text()
+    start, end = f"<!-- generated:{key} -->", f"<!-- /generated:{key} -->"
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{md.strip()}\n{end}{tail}")
+    return True
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "uare" / "weights" / "uare-tiny"))
@@ -199,6 +279,9 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=8, help="first N images of CBSD68 and of Kodak24 (restoration)")
     ap.add_argument("--iqa-limit", type=int, default=None, help="the same for the IQA parts (default: --limit)")
     ap.add_argument("--out", type=Path, default=Path("results/uare_tiny"))
+    ap.add_argument("--docs", action="store_true",
+                    help="also write each part's tables into MODEL_CARD.md and RESULTS.md (between their "
+                         "<!-- generated:PART --> markers)")
     args = ap.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     iqa_limit = args.iqa_limit or args.limit
@@ -210,6 +293,9 @@ def main() -> int:
         if part == "restore":
             result[part] = part_restore(args.model, args.limit, args.out)
             md.append("## Restoration vs targets\n\n" + md_restore(result[part]))
+        elif part == "clean":
+            result[part] = part_clean(args.model, args.limit)
+            md.append("## Do no harm: clean inputs\n\n" + md_clean(result[part]))
         elif part == "iqa":
             r = part_iqa(args.model, iqa_limit, args.out / "iqa", ["niqe", "brisque", "uare"])
             result[part] = {k: v for k, v in r.items() if k != "markdown"}
@@ -227,6 +313,12 @@ def main() -> int:
         else:
             raise SystemExit(f"unknown part {part!r}")
         log(f"{part}: {time.perf_counter() - t:.0f} s")
+        if args.docs:
+            stamp = (f"_`python benchmarks/uare_tiny.py --parts {part} --limit {args.limit}"
+                     + (f" --iqa-limit {iqa_limit}" if part == "iqa" else "") + "`_\n\n")
+            for doc in (CARD, RESULTS):
+                if write_generated(doc, part, stamp + md[-1]):
+                    log(f"{part}: tables written into {doc.relative_to(ROOT)}")
     result["seconds"] = round(time.perf_counter() - t0, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "_".join(parts)

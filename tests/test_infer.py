@@ -415,6 +415,7 @@ def test_residual_decode_returns_the_input_for_a_zero_velocity(model):
 
 def test_strength_blends_toward_the_input_for_the_treated_categories(model, tmp_path):
     import dataclasses
+    from types import SimpleNamespace
 
     from uare.infer.pipeline import InferenceDefaults
 
@@ -426,6 +427,12 @@ def test_strength_blends_toward_the_input_for_the_treated_categories(model, tmp_
         none = model.restore(img, task="jpeg", assess=False, seed=0)
         assert np.array_equal(none.image, img) and any("strength 0" in n for n in none.notes)
         half = model.restore(img, task="denoise", assess=False, seed=0).image.astype(np.float64)
+        # blind mode: the largest strength of the categories found, so a mix is not held back by one
+        from uare.infer.pipeline import _strength
+
+        both = SimpleNamespace(degradations=[{"type": "jpeg"}, {"type": "blur"}])
+        assert _strength({"jpeg": 0.0}, "auto", both, None) == 1.0
+        assert _strength({"jpeg": 0.0}, "auto", SimpleNamespace(degradations=[{"type": "jpeg"}]), None) == 0.0
         model.defaults = old
         den = model.restore(img, task="denoise", assess=False, seed=0).image.astype(np.float64)
         assert np.abs(half - (img + 0.5 * (den - img))).max() <= 1.0

@@ -96,7 +96,7 @@ def test_category_balance_shows_every_category_alone_at_every_level_it_reaches(f
                        balance_by="level")
     img = np.asarray(Image.open(folder / "2.png").convert("RGB"))[:160, :160]
 
-    def alone(c, n=300):
+    def alone(c, n=400):
         out = {}
         for i in range(n):
             _, s, _ = _Views(c, None)(img, np.random.default_rng(i))
@@ -105,8 +105,8 @@ def test_category_balance_shows_every_category_alone_at_every_level_it_reaches(f
         return out
 
     new, first = alone(cfg), alone(old)
-    assert new.get("poor", 0) + new.get("bad", 0) >= 5  # strong JPEG alone, at the low levels
-    assert sum(new.values()) > 2 * sum(first.values())
+    low_new, low_old = (d.get("poor", 0) + d.get("bad", 0) for d in (new, first))
+    assert low_new >= 8 and low_new >= low_old + 3  # strong JPEG alone, at the low levels
 
 
 def test_vit_native_iqa_crops_reach_the_vit_unresized(folder, tok):

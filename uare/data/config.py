@@ -46,6 +46,9 @@ class SourceConfig:
     # how a degradation is drawn for a target level: "category" (a category drawn uniformly, then its
     # severity searched) or "level" (the first sampler: any type at a typical severity; see sources.py)
     balance_by: str = "category"
+    # balance_by category: relative weight of each category of single degradations (default 1 each),
+    # e.g. {jpeg: 3} when the model is slow to learn one of them
+    category_weights: dict[str, float] = field(default_factory=dict)
     # iqa score answers: the level word is drawn from a Gaussian over the five level values around the
     # view's score (this sigma, 0 = its level), so the expected CE is that of a soft label and the
     # model's expected score regresses the score itself rather than the bin it falls in.

@@ -296,7 +296,8 @@ class _Views:
         if target < 3 and u < 0.45:  # two or three types; each a level lighter than a single one
             level = max(1, int(rng.choice(sev)) - 1)
             return self._measured(img, *degrade(img, "multi", severity=level, scale=scale, seed=rng))
-        cat = _SINGLE_CATEGORIES[int(rng.integers(len(_SINGLE_CATEGORIES)))]
+        w = np.array([self.cfg.category_weights.get(c, 1.0) for c in _SINGLE_CATEGORIES], dtype=np.float64)
+        cat = _SINGLE_CATEGORIES[int(rng.choice(len(_SINGLE_CATEGORIES), p=w / w.sum()))]
         kinds = [t for t, c in SINGLE_CATEGORY.items() if c == cat]
         kind = kinds[int(rng.integers(len(kinds)))]
         best = None

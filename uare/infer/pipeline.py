@@ -92,10 +92,11 @@ class InferenceDefaults:
     # cancels, so a velocity of zero returns the input exactly and small corrections stay small
     # (for small AEs whose round trip costs more than a mild degradation does).
     residual_decode: bool = False
-    # Per-category strength in [0, 1]: the output is input + s * (restored - input), s the smallest
-    # strength of the categories being treated (the named task's, or in blind mode those the analysis
-    # found); categories not listed have 1. For a small model, measured on training images, a category
-    # it does not improve gets less than 1 (0 = leave it alone) so it never makes such an image worse.
+    # Per-category strength in [0, 1]: the output is input + s * (restored - input), s the largest
+    # strength of the categories being treated (the named task's, or in blind mode those the assessment
+    # and analysis found; unlisted categories have 1), so only an image whose every defect is one the
+    # model cannot improve is held back. For a small model, measured on training images, such a category
+    # gets less than 1 (0 = leave it alone) so it never makes those images worse.
     strength: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -510,7 +511,7 @@ def _strength(table: dict[str, float], task: str, assessment: Assessment | None,
     else:
         cats = {x["type"] for x in (assessment.degradations if assessment is not None else [])}
         cats |= {x["type"] for x in (_parse_degradations(plan_text) if plan_text else [])}
-    return min([float(table.get(c, 1.0)) for c in cats] or [1.0])
+    return max([float(table.get(c, 1.0)) for c in cats] or [1.0])
 
 
 def _color_fix(out: np.ndarray, ref: np.ndarray, sigma: float) -> np.ndarray:

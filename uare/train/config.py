@@ -232,6 +232,10 @@ def _check(cfg: TrainConfig) -> None:
         need(s.weight >= 0, f"data.sources.{i}.weight must be >= 0")
         need(s.balance_tries >= 1, f"data.sources.{i}.balance_tries must be >= 1")
         need(s.balance_by in ("category", "level"), f"data.sources.{i}.balance_by: expected category or level")
+        from uare.degrade.severity import SINGLE_CATEGORY
+
+        bad_cw = sorted(k for k, v in s.category_weights.items() if k not in SINGLE_CATEGORY.values() or v < 0)
+        need(not bad_cw, f"data.sources.{i}.category_weights: unknown category or negative weight: {bad_cw}")
         need(s.soft_levels >= 0, f"data.sources.{i}.soft_levels must be >= 0")
         need(s.level_weight > 0, f"data.sources.{i}.level_weight must be > 0")
         need(0.0 <= s.clean_prob <= 1.0 and 0.0 <= s.auto_prob <= 1.0,
