@@ -271,8 +271,11 @@ def run_bench_iqa(scorers: list[str] | None = None, model: str | None = None, im
     if with_tasks:
         from uare.eval import iqa_tasks
         from uare.eval.report import write_json, write_text
+        from uare.io import iter_inputs
 
-        tr = iqa_tasks.run_iqa_tasks(sc["uare"].model(), sources["synthetic"], root, seed)
+        clean = [(f"{fo.name}/{p.stem}", bi.load_clean(p)) for fo in _folders(images)
+                 for p in iter_inputs(fo)[: limit or None]]
+        tr = iqa_tasks.run_iqa_tasks(sc["uare"].model(), sources["synthetic"], root, seed, clean=clean[:12])
         tasks = {k: v.summary() for k, v in tr.items()}
         md += "\n" + iqa_tasks.markdown(tr)
         write_json(Path(out) / "iqa_tasks.json", {"summary": tasks, "rows": {k: v.rows for k, v in tr.items()}})

@@ -61,6 +61,7 @@ def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = N
             shutil.copyfile(doc, tmp / doc.name)
         shutil.rmtree(dst)
     tmp.rename(dst)
+    dst.chmod(0o755)
     for f in dst.iterdir():
         f.chmod(0o644)  # temp files are private; a shipped model must be readable by every user
     return {p.name: p.stat().st_size for p in sorted(dst.iterdir())}
