@@ -363,3 +363,52 @@ def test_python_dash_m_uare_degrade(tmp_path: Path) -> None:
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 2
     assert again.stderr.strip().startswith("uare: error: ") and len(again.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- hostile flags and files (issue #13)
+@pytest.mark.parametrize("flag", [["--tile", "-16"], ["--overlap", "-5"], ["--seed", str(2**70)],
+                                  ["--device", "foo"], ["--steps", "100000"], ["--steps", "0"], ["--cfg-text", "nan"]])
+def test_restore_refuses_bad_numbers_with_a_usage_error(tmp_path, capsys, flag):
+    from PIL import Image
+
+    src = tmp_path / "in.png"
+    Image.new("RGB", (32, 32)).save(src)
+    code, _, err = run(["restore", str(src), "-o", str(tmp_path / "out.png"), *flag], capsys)
+    assert code == 2
+    last = err.strip().splitlines()[-1]
+    assert "error: argument" in last and flag[0] in last, err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_restore_never_writes_over_its_input(tmp_path, capsys):
+    from PIL import Image
+
+    src = tmp_path / "in.png"
+    Image.new("RGB", (32, 32), (10, 20, 30)).save(src)
+    before = src.read_bytes()
+    assert cli.main(["restore", str(src), "-o", str(src), "--overwrite"]) == 2
+    assert "the output is the input file" in capsys.readouterr().err
+    assert src.read_bytes() == before
+
+
+def test_inference_json_and_weights_are_checked(tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from uare.errors import UareError
+    from uare.infer.pipeline import InferenceDefaults
+    from uare.model.checkpoint import CheckpointError, load_checkpoint
+    from uare.model.config import micro
+    from uare.model.random_init import init_random
+    from uare.model.tokenizer import train_quality_tokenizer
+
+    (tmp_path / "inference.json").write_text('{"steps": "many"}')
+    with pytest.raises(UareError, match="steps must be int"):
+        InferenceDefaults.from_folder(tmp_path)
+    tok = train_quality_tokenizer(vocab_size=512, seed=0)
+    ck = init_random(tmp_path / "m", micro(vocab_size=tok.vocab_size), seed=0, tokenizer=tok)
+    w = load_file(str(ck / "model.safetensors"))
+    w["llm2vae.bias"] = torch.full_like(w["llm2vae.bias"], float("nan"))
+    save_file(w, str(ck / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="llm2vae.bias holds NaN or Inf"):
+        load_checkpoint(ck)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from uare.cli_args import bounded_int, device_name, finite_float, nonneg_int, seed_int
 from uare.errors import ImageReadError, UareError
 from uare.io import DEFAULT_MAX_PIXELS, iter_inputs, output_format, write_image, write_json_atomic
+from uare.limits import MAX_STEPS
 
 TASKS = ("auto", "sr", "denoise", "deblur", "jpeg", "lowlight", "dehaze", "derain")
 
@@ -35,7 +38,7 @@ folders:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="DIR", default=None,
                    help="checkpoint folder (BAGEL or uare layout; default: the shipped uare-tiny)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
+    p.add_argument("--device", default="cpu", type=device_name, help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
     p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="weights dtype (default: fp32)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"refuse larger images (default: {DEFAULT_MAX_PIXELS:,})")
@@ -74,12 +77,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         r.add_argument("--force", action="store_true",
                        help="restore even an image the assessment rates good or better (by default it is "
                             "returned unchanged)")
-        r.add_argument("--steps", type=int, default=None, help="flow steps (default: the model's)")
-        r.add_argument("--cfg-text", type=float, default=None, help="text guidance scale (1 = off)")
-        r.add_argument("--cfg-img", type=float, default=None, help="image guidance scale (1 = off)")
-        r.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same output")
-        r.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in output pixels (0 = off)")
-        r.add_argument("--overlap", type=int, default=None, metavar="M", help="tile overlap in pixels")
+        r.add_argument("--steps", type=bounded_int(1, MAX_STEPS), default=None,
+                       help=f"flow steps, 1-{MAX_STEPS} (default: the model's)")
+        r.add_argument("--cfg-text", type=finite_float, default=None, help="text guidance scale (1 = off)")
+        r.add_argument("--cfg-img", type=finite_float, default=None, help="image guidance scale (1 = off)")
+        r.add_argument("--seed", type=seed_int, default=0, help="random seed; the same seed gives the same output")
+        r.add_argument("--tile", type=nonneg_int, default=None, metavar="N",
+                       help="tile size in output pixels, a multiple of 16 (0 = off)")
+        r.add_argument("--overlap", type=nonneg_int, default=None, metavar="M", help="tile overlap in pixels")
         r.add_argument("--ext", default=None, help="output extension in folder mode, e.g. png")
         r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
         r.add_argument("--sidecar", action="store_true", help="write OUT.json with the analysis next to each output")
@@ -166,8 +171,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
     src, dst = Path(args.input), Path(args.output)
     inputs = iter_inputs(src)
     plan = _plan_outputs(src, dst, args.ext, inputs)
-    for _, out in plan:
+    for inp, out in plan:
         output_format(out)
+        if out.resolve() == inp.resolve():
+            raise UareError(f"{out}: the output is the input file; choose another -o to keep the original")
+        parent = out.parent if out.parent != Path("") else Path(".")
+        if parent.exists() and not os.access(parent, os.W_OK):
+            raise UareError(f"{parent}: output folder is not writable; choose another -o")
     if not args.overwrite:
         existing = [o for _, o in plan if o.exists()] + [o.with_suffix(".json") for _, o in plan
                                                           if args.sidecar and o.with_suffix(".json").exists()]

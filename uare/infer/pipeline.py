@@ -32,6 +32,7 @@ from uare.infer.images import ImageInput, Prepared, finish, prepare
 from uare.infer.outputs import Assessment, Comparison, Restoration
 from uare.infer.tiling import Window, process_tiled
 from uare.io import DEFAULT_MAX_PIXELS
+from uare.limits import MAX_STEPS
 from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
 from uare.model.image_transforms import latent_patchify, latent_unpatchify, resize_to_stride, vit_patchify
 from uare.model.unified import Context
@@ -108,11 +109,17 @@ class InferenceDefaults:
     @classmethod
     def from_file(cls, path: Path) -> InferenceDefaults:
         """Read and validate an ``inference.json`` (unknown keys and bad values raise :class:`UareError`)."""
-        d = json.loads(Path(path).read_text())
+        try:
+            d = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as e:
+            raise UareError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); fix or delete the file") from None
+        if not isinstance(d, dict):
+            raise UareError(f"{path}: expected a JSON object of inference defaults")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise UareError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        _check_types(cls(), d, path)
         if "cfg_interval" in d:
             d["cfg_interval"] = tuple(d["cfg_interval"])
         if d.get("init", "noise") not in ("noise", "degraded", "source"):
@@ -125,6 +132,42 @@ class InferenceDefaults:
         if d.get("keep_level", "") not in ("", *LEVELS):
             raise UareError(f"{path}: keep_level must be one of {', '.join(LEVELS)} or \"\", got {d['keep_level']!r}")
         return cls(**d)
+
+
+#: numeric ranges of inference.json fields: (low, high), inclusive, None = open
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "steps": (1, MAX_STEPS), "timestep_shift": (1e-6, None), "cfg_text": (0, None), "cfg_img": (0, None),
+    "t_start": (1e-6, 1), "source_noise": (0, None), "ensemble": (1, 4), "color_fix_sigma": (0, 64),
+    "tile": (0, 4096), "overlap": (0, 4096), "max_untiled_side": (16, 4096), "max_analysis_tokens": (1, 4096),
+    "max_description_tokens": (1, 4096), "max_compare_tokens": (1, 4096), "vit_max_size": (0, 4096),
+    "vit_min_size": (1, 4096), "assess_crop": (0, 4096), "assess_crops": (1, 9), "compare_score_scale": (1e-6, None),
+}
+
+
+def _check_types(defaults: InferenceDefaults, d: dict, path: Path) -> None:
+    """Each value of an inference.json must have its field's type and lie in its range."""
+    import math
+
+    for k, v in d.items():
+        ref = getattr(defaults, k)
+        if isinstance(ref, bool):
+            ok = isinstance(v, bool)
+        elif isinstance(ref, int):
+            ok = isinstance(v, int) and not isinstance(v, bool)
+        elif isinstance(ref, float):
+            ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        elif isinstance(ref, str):
+            ok = isinstance(v, str)
+        elif isinstance(ref, tuple):
+            ok = isinstance(v, list | tuple) and len(v) == len(ref) and all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+        else:
+            ok = isinstance(v, dict)
+        if not ok:
+            raise UareError(f"{path}: {k} must be {type(ref).__name__} like {ref!r}, got {v!r}")
+        lo, hi = _RANGES.get(k, (None, None))
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise UareError(f"{path}: {k} must be in [{lo}, {'inf' if hi is None else hi}], got {v!r}")
 
 
 class UARE:

@@ -217,7 +217,12 @@ def load_module_state(module: nn.Module, path: Path, infos: dict[str, TensorInfo
         for key in infos:
             t = f.get_tensor(key)
             if t.is_floating_point():
+                if not bool(torch.isfinite(t).all()):
+                    raise CheckpointError(f"{path}: tensor {key} holds NaN or Inf values; the file is corrupt "
+                                          "(re-export or re-download it)")
                 t = t.to(dtype)
+                if not bool(torch.isfinite(t).all()):
+                    raise CheckpointError(f"{path}: tensor {key} overflows {dtype}; load with --dtype fp32 or bf16")
             state[key] = t.to(device)
     module.load_state_dict(state, strict=True, assign=True)
 

@@ -213,6 +213,7 @@ def _check(cfg: TrainConfig) -> None:
     need(cfg.train.flow_source in ("noise", "degraded"), "train.flow_source: expected noise or degraded")
     need(cfg.train.source_noise >= 0, "train.source_noise: must be >= 0")
     need(cfg.train.max_seconds >= 0, "train.max_seconds must be >= 0")
+    need(0 <= cfg.train.threads <= 1024, f"train.threads must be 0 (torch's default) or a thread count, got {cfg.train.threads}")
     need(cfg.train.und_lr_scale >= 0, "train.und_lr_scale must be >= 0")
     need(cfg.optim.lr > 0 and cfg.optim.warmup_steps >= 0, "optim.lr must be > 0 and optim.warmup_steps >= 0")
     need(len(cfg.optim.betas) == 2, "optim.betas must be two numbers")
@@ -229,6 +230,8 @@ def _check(cfg: TrainConfig) -> None:
     for i, s in enumerate(cfg.data.sources):
         need(s.kind in SOURCE_KINDS, f"data.sources.{i}.kind: expected one of {', '.join(SOURCE_KINDS)}, got {s.kind!r}")
         need(len(s.crop) in (1, 2) and min(s.crop) > 0, f"data.sources.{i}.crop: expected [min, max] pixels")
+        need(len(s.crop) == 1 or s.crop[0] <= s.crop[1],
+             f"data.sources.{i}.crop: min {s.crop[0]} is above max {s.crop[-1]}; write [min, max]")
         need(s.weight >= 0, f"data.sources.{i}.weight must be >= 0")
         need(s.balance_tries >= 1, f"data.sources.{i}.balance_tries must be >= 1")
         need(s.balance_by in ("category", "level"), f"data.sources.{i}.balance_by: expected category or level")

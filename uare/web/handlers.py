@@ -26,6 +26,7 @@ import numpy as np
 
 from uare.errors import ImageReadError, UareError
 from uare.io import read_image, to_uint8
+from uare.limits import MAX_STEPS
 
 #: Default largest image accepted by the demo (width * height): 4 megapixels keeps a CPU demo responsive.
 DEFAULT_DEMO_MAX_PIXELS = 4_000_000
@@ -35,7 +36,6 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_BATCH = 32
 TASKS: tuple[str, ...] = ("auto", "sr", "denoise", "deblur", "jpeg", "lowlight", "dehaze", "derain")
 LEVEL_ORDER: tuple[str, ...] = ("bad", "poor", "fair", "good", "excellent")
-MAX_STEPS = 100
 MAX_PLAN_CHARS = 4000
 
 ProgressFn = Callable[[str, int, int], None]
