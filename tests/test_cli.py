@@ -298,8 +298,9 @@ def test_folder_with_one_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 2
     assert names(dst) == ["a.png", "c.png", "d.jpg"]
     assert "degraded 3, skipped 1" in out
-    assert [ln for ln in err.splitlines() if ln.strip()] == [ln for ln in err.splitlines() if "b.png" in ln]
-    assert len(err.splitlines()) == 1
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert lines == [ln for ln in lines if "b.png" in ln or ln.startswith("uare: note:") and "notes.txt" in ln]
+    assert len(lines) == 2 and len(err.splitlines()) == 2  # one line per problem, nothing else
     rec = json.loads((tmp_path / "r.json").read_text())
     assert sorted(rec) == ["a.png", "c.png", "d.jpg"]
     # File i in name order (b.png included) is degraded with seed 5 + i.
@@ -412,3 +413,20 @@ def test_inference_json_and_weights_are_checked(tmp_path):
     save_file(w, str(ck / "model.safetensors"))
     with pytest.raises(CheckpointError, match="llm2vae.bias holds NaN or Inf"):
         load_checkpoint(ck)
+
+
+def test_folder_mode_reports_files_it_leaves_out_and_refuses_sidecar_collisions(tmp_path, capsys):
+    from PIL import Image
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(src / "x.png")
+    Image.new("RGB", (32, 32), (10, 200, 10)).save(src / "x.jpg")
+    Image.new("P", (32, 32)).save(src / "anim.gif")
+    (src / "notes.txt").write_text("not an image")
+    code, _, err = run(["degrade", str(src), "-o", str(tmp_path / "out"), "--types", "noise", "--severity", "2"],
+                       capsys)
+    assert code == 0 and "left out 2 file(s)" in err and "anim.gif" in err and "notes.txt" in err
+    code, _, err = run(["restore", str(src), "-o", str(tmp_path / "r"), "--sidecar"], capsys)
+    assert code == 2 and "x.json: two outputs would share this sidecar" in err
+    assert not (tmp_path / "r").exists()

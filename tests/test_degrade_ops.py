@@ -313,3 +313,11 @@ def test_usm_sharpen_keeps_flat_regions_and_raises_edges():
     out = usm_sharpen(img)
     assert out[:, :8].max() == pytest.approx(0.0, abs=1e-6)
     assert out[:, 32:34].mean() > 0.6  # overshoot on the bright side of the edge
+
+
+def test_jpeg_refuses_a_side_over_libjpegs_limit_with_one_line():
+    from uare.degrade import jpeg_compress
+
+    img = np.zeros((20, 70_000, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"JPEG cannot hold a side over 65,500 px \(this image is 70000x20\)"):
+        jpeg_compress(img, 50)

@@ -25,6 +25,7 @@ from uare.io import (
     WRITE_FORMATS,
     LoadedImage,
     iter_inputs,
+    left_out,
     output_format,
     read_image,
     to_uint8,
@@ -301,6 +302,9 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     opts = DegradeOptions(args.pipeline, args.types, args.severity, args.scale)
     src = Path(args.input)
     inputs = iter_inputs(src)
+    note = left_out(src)
+    if note:
+        print(f"uare: note: {note}", file=sys.stderr)
     record_path = Path(args.record) if args.record else None
     if src.is_dir():
         return _degrade_folder(args, opts, inputs, record_path)

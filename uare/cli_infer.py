@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 
 from uare.cli_args import bounded_int, device_name, finite_float, nonneg_int, seed_int
 from uare.errors import ImageReadError, UareError
-from uare.io import DEFAULT_MAX_PIXELS, iter_inputs, output_format, write_image, write_json_atomic
+from uare.io import DEFAULT_MAX_PIXELS, iter_inputs, left_out, output_format, write_image, write_json_atomic
 from uare.limits import MAX_STEPS
 
 TASKS = ("auto", "sr", "denoise", "deblur", "jpeg", "lowlight", "dehaze", "derain")
@@ -110,7 +111,14 @@ def _inputs(paths: list[str]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         out.extend(iter_inputs(Path(p)))
+        _note_left_out(p)
     return out
+
+
+def _note_left_out(path: str | Path) -> None:
+    msg = left_out(path)
+    if msg:
+        print(f"uare: note: {msg}", file=sys.stderr)
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
@@ -149,7 +157,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan_outputs(src: Path, dst: Path, ext: str | None, inputs: list[Path]) -> list[tuple[Path, Path]]:
+def _plan_outputs(src: Path, dst: Path, ext: str | None, inputs: list[Path],
+                  sidecar: bool = False) -> list[tuple[Path, Path]]:
     if src.is_dir():
         if dst.exists() and not dst.is_dir():
             raise UareError(f"{dst}: exists and is not a folder; a folder input needs an output folder")
@@ -160,6 +169,12 @@ def _plan_outputs(src: Path, dst: Path, ext: str | None, inputs: list[Path]) -> 
         names = [o for _, o in plan]
         if len(set(names)) != len(names):
             raise UareError("two inputs would be written to the same output name; use unique names or drop --ext")
+        if sidecar:
+            jsons = collections.Counter(o.with_suffix(".json").name for o in names)
+            dup = sorted(n for n, k in jsons.items() if k > 1)
+            if dup:
+                raise UareError(f"{dup[0]}: two outputs would share this sidecar (e.g. x.jpg and x.png); rename "
+                                "one input or drop --sidecar")
         return plan
     out = dst / (src.stem + (ext or src.suffix.lower())) if dst.is_dir() else dst
     return [(src, out)]
@@ -170,7 +185,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     src, dst = Path(args.input), Path(args.output)
     inputs = iter_inputs(src)
-    plan = _plan_outputs(src, dst, args.ext, inputs)
+    _note_left_out(src)
+    plan = _plan_outputs(src, dst, args.ext, inputs, args.sidecar)
     for inp, out in plan:
         output_format(out)
         if out.resolve() == inp.resolve():

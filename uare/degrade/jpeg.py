@@ -11,9 +11,16 @@ from uare.degrade._array import from_float, to_float
 from uare.degrade.record import Step
 from uare.degrade.severity import severity_from_strength
 
+#: libjpeg stores sides in 16 bits and refuses anything over 65,500 px
+JPEG_MAX_SIDE = 65_500
+
 
 def jpeg_roundtrip_uint8(u8: np.ndarray, quality: int) -> tuple[np.ndarray, int]:
     """Encode an HxWxC uint8 array with Pillow at ``quality`` and decode it; also return the byte size."""
+    h, w = u8.shape[:2]
+    if max(h, w) > JPEG_MAX_SIDE:
+        raise ValueError(f"JPEG cannot hold a side over {JPEG_MAX_SIDE:,} px (this image is {w}x{h}); crop the "
+                         "image or choose a degradation without JPEG")
     pil = Image.fromarray(u8[:, :, 0] if u8.shape[2] == 1 else u8)
     buf = io.BytesIO()
     pil.save(buf, format="JPEG", quality=int(quality))

@@ -1,7 +1,7 @@
 """Image and file input/output: robust reading, atomic writing, folder listing."""
 
 from uare.io.atomic import atomic_path, write_json_atomic
-from uare.io.folders import IMAGE_EXTENSIONS, is_image_name, iter_inputs
+from uare.io.folders import IMAGE_EXTENSIONS, is_image_name, iter_inputs, left_out
 from uare.io.image import (
     DEFAULT_MAX_PIXELS,
     WRITE_FORMATS,
@@ -16,6 +16,7 @@ from uare.io.image import (
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
+    "left_out",
     "WRITE_FORMATS",
     "LoadedImage",
     "atomic_path",

@@ -41,3 +41,18 @@ def iter_inputs(path: str | os.PathLike[str]) -> list[Path]:
         exts = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
         raise UareError(f"{p}: folder holds no image files ({exts}); check the input folder")
     return files
+
+
+def left_out(path: str | os.PathLike[str]) -> str | None:
+    """One line naming the files of folder ``path`` that :func:`iter_inputs` leaves out (not an image
+    extension; hidden files and sub-folders are not counted), or None."""
+    p = Path(path)
+    if not p.is_dir():
+        return None
+    names = sorted(c.name for c in p.iterdir() if c.is_file() and not c.name.startswith(".") and not is_image_name(c))
+    if not names:
+        return None
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    exts = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
+    return (f"{p}: left out {len(names)} file(s) that are not {exts} images: {shown} (convert images in other "
+            "formats, e.g. GIF, to PNG to include them)")

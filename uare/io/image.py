@@ -7,6 +7,7 @@ atomic (see :mod:`uare.io.atomic`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -17,6 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+# OpenCV prints libtiff's complaints about damaged files to stderr; our errors say it in one line
+with contextlib.suppress(AttributeError):  # older OpenCV builds have no logging module
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 from uare.errors import ImageReadError, UareError
 from uare.io.atomic import atomic_path
@@ -124,6 +129,7 @@ def _float_error(path: Path, what: str) -> ImageReadError:
 def _open(path: Path, max_pixels: int | None) -> Image.Image:
     """Open (header only) with Pillow's bomb check set to ``max_pixels`` and its warning made an error."""
     with _OPEN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # damaged headers: reported once, as our error
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = max_pixels
@@ -134,7 +140,7 @@ def _open(path: Path, max_pixels: int | None) -> Image.Image:
             raise _bomb_error(path, int(m.group(1)) if m else None, max_pixels or 0) from None
         except UnidentifiedImageError:
             raise _unidentified_error(path) from None
-        except (OSError, SyntaxError, ValueError, EOFError) as e:
+        except Exception as e:  # noqa: BLE001 - OSError, SyntaxError, ... or anything a hostile header raises
             raise _corrupt_error(path, _sniff(path), e) from None
         finally:
             Image.MAX_IMAGE_PIXELS = saved
@@ -301,6 +307,22 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
         raise ImageReadError(f"{p}: empty file (0 bytes); re-copy or re-export the image")
 
     im = _open(p, max_pixels)
+    try:
+        with warnings.catch_warnings():
+            # a damaged file makes Pillow warn ("Truncated File Read", "Corrupt EXIF data") before it
+            # fails or recovers; the outcome is reported once, as an error or in the notes
+            warnings.simplefilter("ignore", UserWarning)
+            return _decode(p, im, max_pixels)
+    except ImageReadError:
+        raise
+    except MemoryError:
+        raise ImageReadError(f"{p}: not enough memory to decode this image; lower --max-pixels or use a "
+                             "smaller image") from None
+    except Exception as e:  # noqa: BLE001 - a hostile file may raise anything inside a decoder
+        raise _corrupt_error(p, getattr(im, "format", None), e) from None
+
+
+def _decode(p: Path, im: Image.Image, max_pixels: int | None) -> LoadedImage:
     with im:
         fmt, mode = im.format, im.mode
         w, h = im.size
