@@ -368,7 +368,8 @@ def test_python_dash_m_uare_degrade(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- hostile flags and files (issue #13)
 @pytest.mark.parametrize("flag", [["--tile", "-16"], ["--overlap", "-5"], ["--seed", str(2**70)],
-                                  ["--device", "foo"], ["--steps", "100000"], ["--steps", "0"], ["--cfg-text", "nan"]])
+                                  ["--device", "foo"], ["--steps", "100000"], ["--steps", "0"], ["--cfg-text", "nan"],
+                                  ["--threads", "0"], ["--max-pixels", "-1"]])
 def test_restore_refuses_bad_numbers_with_a_usage_error(tmp_path, capsys, flag):
     from PIL import Image
 

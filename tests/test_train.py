@@ -322,6 +322,21 @@ def test_two_process_gloo_run_keeps_ranks_identical(assets, tmp_path):
     assert len(_log(out)) == 3 and _log(out)[0]["samples"] > 0
 
 
+def _tagged(tag: str) -> list[int]:
+    """Live processes whose environment holds UARE_TEST_TAG=tag (zombies excluded)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if f"UARE_TEST_TAG={tag}".encode() in (d / "environ").read_bytes().split(b"\0") and \
+                    (d / "stat").read_text().split(")")[-1].split()[0] != "Z":
+                pids.append(int(d.name))
+        except OSError:
+            continue
+    return pids
+
+
 def test_kill_9_mid_run_then_resume_matches_the_uninterrupted_run(assets, tmp_path, stage1_run):
     out0, res0 = stage1_run
     out = tmp_path / "killed"
@@ -329,15 +344,22 @@ def test_kill_9_mid_run_then_resume_matches_the_uninterrupted_run(assets, tmp_pa
     d["checkpoint"]["every"] = 5
     cfg_file = tmp_path / "c.yaml"
     cfg_file.write_text(yaml.safe_dump(d))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "uare", "train", str(cfg_file)], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tag = f"uare-kill-test-{os.getpid()}-{time.time_ns()}"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "UARE_TEST_TAG": tag}
+    # with a DataLoader worker (forkserver): after SIGKILL none of the run's processes may linger
+    proc = subprocess.Popen([sys.executable, "-m", "uare", "train", str(cfg_file), "--set", "data.num_workers=1"],
+                            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and not (out / "checkpoints" / "step_00000010").is_dir():
         time.sleep(0.05)
+    assert len(_tagged(tag)) >= 3  # the trainer, its forkserver and a worker
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert (out / "checkpoints" / "step_00000010").is_dir()
+    t_end = time.time() + 10
+    while _tagged(tag) and time.time() < t_end:
+        time.sleep(0.1)
+    assert not _tagged(tag), "orphaned processes outlived the killed run"
     r = subprocess.run([sys.executable, "-m", "uare", "train", str(cfg_file), "--resume", str(out)], env=env,
                        cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -511,3 +533,23 @@ def test_export_of_a_training_checkpoints_ema(stage1_run, tmp_path):
     assert not torch.equal(load_checkpoint(tmp_path / "raw").model.llm2vae.weight, ema["llm2vae.weight"])
     with pytest.raises(UareError, match="no ema.safetensors"):
         export(tmp_path / "raw", tmp_path / "x", weights="ema")
+
+
+def test_resume_falls_back_from_a_damaged_latest_and_cleans_killed_saves(stage1_run, assets, tmp_path):
+    out, _ = stage1_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    cks = run / "checkpoints"
+    (cks / ".step_00000099.tmp-abc").mkdir()  # what a kill during a save leaves
+    ((cks / ".step_00000099.tmp-abc") / "model.safetensors").write_bytes(b"x" * 1000)
+    latest = cks / (cks / "latest").read_text().strip()
+    earlier = sorted(p for p in cks.iterdir() if p.name.startswith("step_") and p != latest)
+    assert earlier, "the fixture keeps more than one checkpoint"
+    (latest / "train_state.pt").write_bytes(b"")
+    cfg = load_checkpoint(assets["model"]).config
+    said = []
+    r = load_train_checkpoint(run, cfg, 1, log=said.append)
+    assert r.path == earlier[-1] and said and "empty file (0 bytes)" in said[0]
+    assert not (cks / ".step_00000099.tmp-abc").exists()
+    with pytest.raises(ResumeError, match=r"empty file \(0 bytes\)"):
+        load_train_checkpoint(latest, cfg, 1)  # an explicit step folder is never swapped for another

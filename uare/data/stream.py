@@ -86,6 +86,9 @@ def _identity(x):
 
 
 def _worker_init(_: int) -> None:
+    from uare.data._parent_watch import die_with_parent
+
+    die_with_parent()  # a worker outlives neither the forkserver nor, through it, a SIGKILLed trainer
     # Workers share 2 cores with the trainer on small machines: one thread each, no oversubscription.
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -96,7 +99,14 @@ def pack_loader(dataset: PackDataset, start: int, stop: int) -> DataLoader:
     workers = dataset.cfg.num_workers
     # forkserver, not fork: forking a process whose OpenMP / OpenCV thread pools are already running can
     # deadlock the child (it did, in the test suite, after earlier tests had used torch).
-    kw = {"prefetch_factor": dataset.cfg.prefetch_factor, "worker_init_fn": _worker_init,
-          "multiprocessing_context": "forkserver", "persistent_workers": False} if workers > 0 else {}
+    kw = {}
+    if workers > 0:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("forkserver")
+        # the forkserver imports this first, so it dies with the trainer (see uare.data._parent_watch)
+        ctx.set_forkserver_preload(["uare.data._parent_watch"])
+        kw = {"prefetch_factor": dataset.cfg.prefetch_factor, "worker_init_fn": _worker_init,
+              "multiprocessing_context": ctx, "persistent_workers": False}
     return DataLoader(dataset, batch_size=None, sampler=range(start, stop), num_workers=workers,
                       collate_fn=_identity, **kw)

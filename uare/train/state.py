@@ -40,6 +40,10 @@ class ResumeError(UareError):
     """A checkpoint cannot be resumed from (missing, corrupt, or from another model / stage)."""
 
 
+class CorruptCheckpoint(ResumeError):
+    """A checkpoint's files are missing, truncated or damaged (a resume may fall back to an earlier one)."""
+
+
 def step_dir_name(step: int) -> str:
     return f"step_{step:08d}"
 
@@ -53,11 +57,23 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def remove_stale(root: Path) -> list[str]:
+    """Delete the hidden ``.step_N.tmp-*`` / ``.step_N.old-*`` folders a killed save leaves behind."""
+    gone = []
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.is_dir() and p.name.startswith(".step_") and (".tmp-" in p.name or ".old-" in p.name):
+                shutil.rmtree(p, ignore_errors=True)
+                gone.append(p.name)
+    return gone
+
+
 def save_train_checkpoint(root: Path, step: int, raw: dict[str, torch.Tensor], ema: dict[str, torch.Tensor],
                           vae_state: dict[str, torch.Tensor], model_cfg: UAREConfig, tokenizer_src: Path,
                           train_state: dict[str, Any], meta: dict[str, Any], keep: int) -> Path:
     """Write checkpoint ``step`` under ``root`` atomically, point ``root/latest`` at it, prune old ones."""
     root.mkdir(parents=True, exist_ok=True)
+    remove_stale(root)
     final = root / step_dir_name(step)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=root))
     try:
@@ -112,9 +128,39 @@ class Resumed:
     meta: dict[str, Any]
 
 
-def load_train_checkpoint(path: str | Path, model_cfg: UAREConfig, stage: int) -> Resumed:
-    """Read a training checkpoint, refusing corrupt files and checkpoints of another model or stage."""
-    folder = resolve_resume(path)
+def load_train_checkpoint(path: str | Path, model_cfg: UAREConfig, stage: int, log=None) -> Resumed:
+    """Read a training checkpoint, refusing corrupt files and checkpoints of another model or stage.
+
+    Given a run (or ``checkpoints``) folder, a latest checkpoint that cannot be read (a run killed while
+    the disk failed, a file damaged later) falls back to the newest earlier one that can, and says so
+    through ``log``; an explicit ``step_N`` folder is never replaced by another.
+    """
+    p = Path(path)
+    root = next((r for r in (p, p / "checkpoints") if (r / "latest").is_file()), None)
+    if root is None:
+        return _load_one(resolve_resume(path), model_cfg, stage)
+    remove_stale(root)
+    first_error = None
+    tried = []
+    latest = root / (root / "latest").read_text().strip()
+    candidates = [latest] + sorted((c for c in root.iterdir() if c.is_dir() and c.name.startswith("step_")
+                                    and c != latest), reverse=True)
+    for c in candidates:
+        if not c.is_dir():
+            continue
+        try:
+            r = _load_one(c, model_cfg, stage)
+        except CorruptCheckpoint as e:
+            first_error = first_error or e
+            tried.append(c.name)
+            continue
+        if tried and log is not None:
+            log(f"resume: {', '.join(tried)} unreadable ({first_error}); resuming from {c.name}")
+        return r
+    raise first_error or ResumeError(f"{root}: no checkpoint to resume from")
+
+
+def _load_one(folder: Path, model_cfg: UAREConfig, stage: int) -> Resumed:
     meta_path = folder / "train.json"
     if not meta_path.is_file():
         raise ResumeError(f"{folder}: not a uare training checkpoint (no train.json); to start from model "
@@ -122,7 +168,7 @@ def load_train_checkpoint(path: str | Path, model_cfg: UAREConfig, stage: int) -
     try:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as e:
-        raise ResumeError(f"{meta_path}: corrupt ({e.msg})") from None
+        raise CorruptCheckpoint(f"{meta_path}: corrupt ({e.msg})") from None
     if meta.get("format") != FORMAT:
         raise ResumeError(f"{folder}: unknown training checkpoint format {meta.get('format')!r} (expected {FORMAT})")
     if meta.get("model_config") != json.loads(json.dumps(model_cfg.to_dict())):
@@ -135,19 +181,22 @@ def load_train_checkpoint(path: str | Path, model_cfg: UAREConfig, stage: int) -
     for name in ("model.safetensors", "ema.safetensors"):
         f = folder / name
         if not f.is_file():
-            raise ResumeError(f"{folder}: missing {name}")
+            raise CorruptCheckpoint(f"{folder}: missing {name}")
         try:
             read_header(f)
             tensors[name] = load_file(str(f))
         except (CheckpointError, SafetensorError, OSError, ValueError) as e:
-            raise ResumeError(f"{f}: corrupt or truncated safetensors file ({' '.join(str(e).split())})") from None
+            raise CorruptCheckpoint(f"{f}: corrupt or truncated safetensors file ({' '.join(str(e).split())})") from None
     st = folder / "train_state.pt"
     if not st.is_file():
-        raise ResumeError(f"{folder}: missing train_state.pt")
+        raise CorruptCheckpoint(f"{folder}: missing train_state.pt")
+    if st.stat().st_size == 0:
+        raise CorruptCheckpoint(f"{st}: empty file (0 bytes); the run was stopped while writing it")
     try:
         state = torch.load(st, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling errors come in many types; all mean the same here
-        raise ResumeError(f"{st}: corrupt or not a plain tensor state ({' '.join(str(e).split())[:200]})") from None
+        why = " ".join(str(e).split())[:200] or type(e).__name__
+        raise CorruptCheckpoint(f"{st}: corrupt or not a plain tensor state ({why})") from None
     if not isinstance(state, dict) or state.get("step") != meta.get("step"):
-        raise ResumeError(f"{st}: does not match {meta_path} (step {meta.get('step')})")
+        raise CorruptCheckpoint(f"{st}: does not match {meta_path} (step {meta.get('step')})")
     return Resumed(folder, int(meta["step"]), tensors["model.safetensors"], tensors["ema.safetensors"], state, meta)

@@ -132,7 +132,8 @@ class Trainer:
         self.start_step = 0
         resumed = None
         if self.resume_path is not None:
-            resumed = load_train_checkpoint(self.resume_path, self.model_cfg, self.stage)
+            resumed = load_train_checkpoint(self.resume_path, self.model_cfg, self.stage,
+                                            log=lambda m: print(f"uare: warning: {m}", file=sys.stderr))
             self.model.load_state_dict(resumed.raw, strict=True)
             self.start_step = resumed.step
         cuda = env.device.type == "cuda"
