@@ -371,3 +371,24 @@ def test_pillow_limit_is_restored_after_reads(tmp_path: Path) -> None:
     with pytest.raises(ImageReadError):
         read_image(tmp_path / "b.png", max_pixels=10)
     assert before == Image.MAX_IMAGE_PIXELS
+
+
+def test_a_tiny_jpeg_claiming_millions_of_pixels_is_refused_from_its_header(tmp_path):
+    import io
+    import struct
+
+    from PIL import Image
+
+    from uare.errors import ImageReadError
+    from uare.io import read_image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(buf, "JPEG")
+    b = bytearray(buf.getvalue())
+    i = b.find(b"\xff\xc0")
+    b[i + 5:i + 9] = struct.pack(">HH", 6000, 6500)  # SOF0: height, width
+    (tmp_path / "h.jpg").write_bytes(bytes(b))
+    with pytest.raises(ImageReadError, match=r"claims 6500x6000 pixels in a \d+-byte JPEG file"):
+        read_image(tmp_path / "h.jpg")
+    Image.new("RGB", (2400, 2000), (200, 200, 200)).save(tmp_path / "flat.webp", lossless=True)
+    assert read_image(tmp_path / "flat.webp").pixels.shape == (2000, 2400, 3)  # legitimately extreme ratio

@@ -28,6 +28,12 @@ from uare.io.atomic import atomic_path
 
 #: Largest image (width * height) read without ``--max-pixels``: 100 megapixels, about 300 MB as RGB.
 DEFAULT_MAX_PIXELS = 100_000_000
+#: images over this many pixels must not claim more pixels per byte of file than their format can store:
+#: a flat 16 MP JPEG at quality 10 holds 64 pixels per byte, a flat GIF 1,234, BMP's RLE at most 128;
+#: a 3.4 KB JPEG claiming 39 MP (11,000 per byte) took minutes and gigabytes to "decode". PNG, TIFF and
+#: WebP are not checked: a flat 1-bit PNG or a lossless WebP can legitimately exceed 20,000.
+RATIO_CHECK_PIXELS = 4_000_000
+MAX_PIXELS_PER_BYTE: dict[str, int] = {"JPEG": 1_000, "GIF": 5_000, "BMP": 1_000}
 
 #: Output extension -> Pillow format name.
 WRITE_FORMATS: dict[str, str] = {
@@ -330,6 +336,12 @@ def _decode(p: Path, im: Image.Image, max_pixels: int | None) -> LoadedImage:
             raise ImageReadError(f"{p}: image has zero width or height ({w}x{h}); re-export the image")
         if max_pixels is not None and w * h > max_pixels:
             raise _bomb_error(p, w * h, max_pixels, (w, h))
+        size = p.stat().st_size
+        ratio = MAX_PIXELS_PER_BYTE.get(fmt or "")
+        if ratio and w * h > RATIO_CHECK_PIXELS and w * h > ratio * size:
+            raise ImageReadError(
+                f"{p}: header claims {w}x{h} pixels in a {size:,}-byte {fmt} file (over {ratio:,} pixels per byte, "
+                "beyond what the format can compress): damaged or hostile; re-export or re-download the file")
         if mode == "F":
             raise _float_error(p, "floating-point image (32-bit float samples)")
         notes: list[str] = []
