@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from uare import __version__
-from uare.cli_args import positive_int
+from uare.cli_args import nonneg_int, positive_int
 from uare.errors import ImageReadError, OutputExistsError, UareError
 from uare.io import (
     DEFAULT_MAX_PIXELS,
@@ -61,18 +61,6 @@ _PROBE_SIZE = 48
 
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
-
-
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
 
 
 def _types(text: str) -> list[str]:
@@ -126,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="severity level 1 (light) .. 5 (strong) (default: drawn at random)")
     deg.add_argument("--scale", type=int, choices=(1, 2, 3, 4), default=1,
                      help="also down-sample by this factor, for super-resolution pairs (default: 1)")
-    deg.add_argument("--seed", type=_seed, default=0, metavar="N", help="random seed (default: 0)")
+    deg.add_argument("--seed", type=nonneg_int, default=0, metavar="N", help="random seed (default: 0)")
     deg.add_argument("--record", metavar="OUT.json", default=None,
                      help="write the degradation record(s) as JSON to this file")
     deg.add_argument("--overwrite", action="store_true", help="replace existing output files")

@@ -5,52 +5,32 @@ from __future__ import annotations
 import argparse
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0, with a clear usage error otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def nonneg_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def seed_int(text: str) -> int:
-    """argparse type: a seed in [0, 2**63 - 1] (what torch's generators accept)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"seed must be in [0, 2**63 - 1], got {text}")
-    return value
-
-
-def bounded_int(lo: int, hi: int):
-    """argparse type factory: an integer in [lo, hi]."""
+def _int_type(lo: int | None, hi: int | None, what: str):
+    """An argparse type for integers in [lo, hi] (None: unbounded) whose errors say ``expected {what}``."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {text}")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
         return value
 
     return parse
+
+
+#: argparse type: an integer > 0
+positive_int = _int_type(1, None, "a positive integer")
+#: argparse type: an integer >= 0
+nonneg_int = _int_type(0, None, "a non-negative integer")
+#: argparse type: a seed in [0, 2**63 - 1] (what torch's generators accept)
+seed_int = _int_type(0, 2**63 - 1, "a seed in [0, 2**63 - 1]")
+
+
+def bounded_int(lo: int, hi: int):
+    """argparse type factory: an integer in [lo, hi]."""
+    return _int_type(lo, hi, f"an integer in [{lo}, {hi}]")
 
 
 def finite_float(text: str) -> float:

@@ -264,21 +264,31 @@ class _Views:
         view = _same_size(out, clean)
         return view, _summary(rec, clean, view), rec.scale
 
+    def _propose_shared(self, img: np.ndarray, rng: np.random.Generator, target: int, esrgan_p: float,
+                        multi_p: float, table: dict) -> tuple[tuple | None, int, tuple[int, ...]]:
+        """What both samplers share, with the same draws in the same order: a clean view, Real-ESRGAN,
+        then two or three types (each a level lighter than a single one). Returns ``(view or None, scale,
+        severities for the target)``; ``None`` leaves the single-type choice to the caller."""
+        if target == len(LEVELS) - 1 and rng.uniform() < 0.5:
+            return (img, summary_from_severities({}), 1), 1, ()
+        u = float(rng.uniform())
+        if target <= 1 and u < esrgan_p:
+            return self._measured(img, *degrade(img, "realesrgan", scale=self.cfg.realesrgan_scale, seed=rng)), 1, ()
+        scale = int(rng.choice(self.cfg.sr_scales)) if target < 3 and rng.uniform() < self.cfg.sr_prob else 1
+        sev = table[target]
+        if target < 3 and u < multi_p:
+            level = max(1, int(rng.choice(sev)) - 1)
+            return self._measured(img, *degrade(img, "multi", severity=level, scale=scale, seed=rng)), scale, sev
+        return None, scale, sev
+
     def _propose_by_level(self, img: np.ndarray, rng: np.random.Generator, target: int
                           ) -> tuple[np.ndarray, QualitySummary, int]:
         """``balance_by: level`` (the first sampler, kept to reproduce runs made with it): any type at a
         severity typical of the target. It under-samples degradations that rarely reach a target with one
         draw -- strong JPEG alone was 1 % of the views -- so the model could not learn them."""
-        if target == len(LEVELS) - 1 and rng.uniform() < 0.5:
-            return img, summary_from_severities({}), 1
-        u = float(rng.uniform())
-        if target <= 1 and u < 0.2:
-            return self._measured(img, *degrade(img, "realesrgan", scale=self.cfg.realesrgan_scale, seed=rng))
-        scale = int(rng.choice(self.cfg.sr_scales)) if target < 3 and rng.uniform() < self.cfg.sr_prob else 1
-        sev = _LEVEL_SEVERITY[target]
-        if target < 3 and u < 0.55:
-            level = max(1, int(rng.choice(sev)) - 1)
-            return self._measured(img, *degrade(img, "multi", severity=level, scale=scale, seed=rng))
+        view, scale, sev = self._propose_shared(img, rng, target, 0.2, 0.55, _LEVEL_SEVERITY)
+        if view is not None:
+            return view
         level = int(rng.choice(sev))
         if scale > 1:
             level = max(1, level - 1)
@@ -286,16 +296,11 @@ class _Views:
 
     def _propose(self, img: np.ndarray, rng: np.random.Generator, target: int
                  ) -> tuple[np.ndarray, QualitySummary, int]:
-        if target == len(LEVELS) - 1 and rng.uniform() < 0.5:
-            return img, summary_from_severities({}), 1
-        u = float(rng.uniform())
-        if target <= 1 and u < 0.15:
-            return self._measured(img, *degrade(img, "realesrgan", scale=self.cfg.realesrgan_scale, seed=rng))
-        scale = int(rng.choice(self.cfg.sr_scales)) if target < 3 and rng.uniform() < self.cfg.sr_prob else 1
-        sev = _TARGET_SEVERITY[target]
-        if target < 3 and u < 0.45:  # two or three types; each a level lighter than a single one
-            level = max(1, int(rng.choice(sev)) - 1)
-            return self._measured(img, *degrade(img, "multi", severity=level, scale=scale, seed=rng))
+        """``balance_by: category``: the category first (``category_weights``), then one of its types at
+        the severities likeliest to reach the target level, keeping the view that comes closest."""
+        view, scale, sev = self._propose_shared(img, rng, target, 0.15, 0.45, _TARGET_SEVERITY)
+        if view is not None:
+            return view
         w = np.array([self.cfg.category_weights.get(c, 1.0) for c in _SINGLE_CATEGORIES], dtype=np.float64)
         cat = _SINGLE_CATEGORIES[int(rng.choice(len(_SINGLE_CATEGORIES), p=w / w.sum()))]
         kinds = [t for t, c in SINGLE_CATEGORY.items() if c == cat]
