@@ -8,10 +8,11 @@ Each case runs in a child process (address space limited to ``--mem-mb``; a segf
 crash, not the end of the run) under a wall-clock limit (``--timeout`` s, SIGALRM): ``read_image``,
 then for a readable image every degradation type, ``assess`` and (small images) ``restore``. An
 outcome is ``ok``, ``refused`` (an ImageReadError / UareError / ValueError with a one-line message),
-``crash`` (any other exception), ``hang`` (over the limit) or ``multiline`` (a refusal message of
-several lines). ``--cli N`` also runs N cases through ``uare assess`` in a subprocess with a memory
+``crash`` (any other exception, or the child died), ``hang`` (over the limit), ``blowup`` (MemoryError
+under the address-space limit) or ``multiline`` (a refusal message of several lines). Counts are also
+given per stage (where a case ended: read, degrade TYPE, assess, restore, done) and per case kind. ``--cli N`` also runs N cases through ``uare assess`` in a subprocess with a memory
 limit and checks exit code 0 or 2 with one ``uare: error:`` line. Writes summary.json / summary.md.
-Target: 0 crash, 0 hang, 0 multiline.
+Target: 0 crash, 0 hang, 0 blowup, 0 multiline.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def run_case(path: Path, model, timeout: float, types: tuple[str, ...]) -> tuple
         return "ok", ""
     except _Timeout:
         return "hang", stage
+    except MemoryError:
+        return "blowup", f"{stage}: MemoryError"
     except (UareError, ValueError) as e:
         msg = str(e)
         return ("multiline" if "\n" in msg.strip() else "refused"), f"{stage}: {msg[:160]}"
@@ -133,10 +136,10 @@ class _Isolated:
             return fut.result(timeout=2 * timeout + 60)
         except BrokenProcessPool:
             self.close()
-            return "crash", "the process died (segfault, abort or out of memory)"
+            return "crash", "child: the process died (segfault, abort or out of memory)"
         except FutureTimeout:
             self.close()
-            return "hang", "no answer, even to SIGALRM"
+            return "hang", "child: no answer, even to SIGALRM"
 
     def close(self):
         if self.pool is not None:
@@ -153,7 +156,10 @@ def fuzz(n: int, seed: int, model_dir: str | None, with_model: bool, timeout: fl
 
     runner = _Isolated(model_dir, with_model, mem_mb)
     counts: collections.Counter = collections.Counter()
+    by_stage: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     problems = []
+    examples: dict[str, list[str]] = collections.defaultdict(list)
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory(prefix="uare-fuzz-") as d:
@@ -168,6 +174,11 @@ def fuzz(n: int, seed: int, model_dir: str | None, with_model: bool, timeout: fl
                 if c_out not in ("ok", "refused"):
                     problems.append({"case": name, "format": fmt, "outcome": f"cli_{c_out}", "detail": c_detail})
             counts[outcome] += 1
+            by_stage["done" if outcome == "ok" else detail.split(":")[0].split(" ")[0]][outcome] += 1
+            by_kind[name.split("_", 1)[1].split(".")[0]][outcome] += 1
+            by_kind[f"format {fmt}"][outcome] += 1
+            if outcome == "refused" and len(examples[detail.split(":")[0]]) < 3:
+                examples[detail.split(":")[0]].append(f"{name}: {detail.split(': ', 2)[-1][:120]}")
             if outcome not in ("ok", "refused"):
                 problems.append({"case": name, "format": fmt, "outcome": outcome, "detail": detail})
             p.unlink()
@@ -175,6 +186,9 @@ def fuzz(n: int, seed: int, model_dir: str | None, with_model: bool, timeout: fl
                 log(f"fuzz: {i + 1}/{n} {dict(counts)}")
     runner.close()
     return {"n": n, "seed": seed, "counts": dict(counts), "problems": problems,
+            "by_stage": {k: dict(v) for k, v in sorted(by_stage.items())},
+            "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
+            "refusal_examples": dict(sorted(examples.items())),
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
@@ -195,6 +209,15 @@ def main() -> int:
     (a.out / "summary.json").write_text(json.dumps(r, indent=2))
     md = (f"fuzz: {r['n']} cases (seed {r['seed']}), {r['seconds']} s: "
           + ", ".join(f"{k} {v}" for k, v in sorted(r["counts"].items())) + "\n")
+    outs = ("ok", "refused", "crash", "hang", "blowup", "multiline")
+    for title, key in (("stage where the case ended", "by_stage"), ("case kind / format", "by_kind")):
+        md += f"\n| {title} | " + " | ".join(outs) + " |\n|---|" + "---|" * len(outs) + "\n"
+        for k, v in r[key].items():
+            md += f"| {k} | " + " | ".join(str(v.get(o, 0)) for o in outs) + " |\n"
+    md += "\nExamples of refusals (file: message after the path):\n"
+    for stage, ex in r["refusal_examples"].items():
+        md += "".join(f"- {stage}: {e}\n" for e in ex)
+    md += "\n"
     for p in r["problems"][:40]:
         md += f"- {p['case']} ({p['format']}): {p['outcome']} - {p['detail']}\n"
     (a.out / "summary.md").write_text(md)

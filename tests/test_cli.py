@@ -431,3 +431,45 @@ def test_folder_mode_reports_files_it_leaves_out_and_refuses_sidecar_collisions(
     code, _, err = run(["restore", str(src), "-o", str(tmp_path / "r"), "--sidecar"], capsys)
     assert code == 2 and "x.json: two outputs would share this sidecar" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_every_command_takes_threads_and_the_default_leaves_busy_cores_alone(monkeypatch) -> None:
+    import argparse
+
+    from uare import threads
+    from uare.cli import build_parser
+
+    def leaves(p: argparse.ArgumentParser, name: str = "uare"):
+        subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield name, p
+        for a in subs:
+            for k, child in a.choices.items():
+                yield from leaves(child, f"{name} {k}")
+
+    found = dict(leaves(build_parser()))
+    assert {"uare degrade", "uare restore", "uare train", "uare demo", "uare bench restore"} <= set(found)
+    missing = [n for n, p in found.items() if not any("--threads" in a.option_strings for a in p._actions)]
+    assert not missing
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (3.2, 0.0, 0.0))
+    assert threads.default_threads() == 5
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (20.0, 0.0, 0.0))
+    assert threads.default_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads.default_threads() == 3
+
+
+def test_threads_flag_reaches_torch(tmp_path) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        src = tmp_path / "a.png"
+        Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(src)
+        assert cli.main(["degrade", str(src), "-o", str(tmp_path / "b.png"), "--types", "noise", "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+        assert cli.main(["degrade", str(src), "-o", str(tmp_path / "c.png"), "--threads", "0"]) == 2
+    finally:
+        torch.set_num_threads(before)

@@ -392,3 +392,41 @@ def test_a_tiny_jpeg_claiming_millions_of_pixels_is_refused_from_its_header(tmp_
         read_image(tmp_path / "h.jpg")
     Image.new("RGB", (2400, 2000), (200, 200, 200)).save(tmp_path / "flat.webp", lossless=True)
     assert read_image(tmp_path / "flat.webp").pixels.shape == (2000, 2400, 3)  # legitimately extreme ratio
+
+
+def test_jpeg_scan_bomb_refused_before_decoding(tmp_path: Path, monkeypatch) -> None:
+    """Each scan is a pass over the whole image: a progressive JPEG with its smallest scan repeated is a CPU
+    bomb. Scans are counted from the markers (entropy data stuffs 0xFF) and scans x pixels is budgeted."""
+    import io
+
+    import uare.io.image as image_mod
+
+    ramp = np.linspace(0, 255, 64, dtype=np.float32)
+    grad = np.stack([np.add.outer(ramp, ramp) / 2] * 3, -1).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(grad).save(buf, format="JPEG", progressive=True)
+    data = buf.getvalue()
+    sos = [i for i in range(len(data) - 1) if data[i:i + 2] == b"\xff\xda"]
+    assert len(sos) >= 6  # a normal progressive JPEG: a handful of scans
+    good = tmp_path / "good.jpg"
+    good.write_bytes(data)
+    last = data[sos[-1]:-2]  # the final scan, repeated: still a decodable file
+    bomb = tmp_path / "bomb.jpg"
+    bomb.write_bytes(data[:-2] + last * 200 + data[-2:])
+    assert image_mod._count_jpeg_scans(bomb) == len(sos) + 200
+    monkeypatch.setattr(image_mod, "MAX_JPEG_SCAN_PIXELS", 64 * 64 * 100)
+    assert read_image(good).pixels.shape == (64, 64, 3)
+    with pytest.raises(ImageReadError, match=r"JPEG with \d+ scans at 64x64 .* re-save it as a baseline JPEG"):
+        read_image(bomb)
+    monkeypatch.setattr(image_mod, "MAX_JPEG_SCAN_PIXELS", 64 * 64 * 1000)
+    assert read_image(bomb).pixels.shape == (64, 64, 3)  # within the budget it decodes
+
+
+@pytest.mark.parametrize("ext,what", [(".hdr", "Radiance HDR"), (".pfm", "PFM")])
+def test_float_formats_only_opencv_reads_are_named(tmp_path: Path, ext: str, what: str) -> None:
+    ok, enc = cv2.imencode(ext, np.zeros((8, 8, 3), np.float32))
+    assert ok
+    p = tmp_path / f"x{ext}"
+    p.write_bytes(enc.tobytes())
+    with pytest.raises(ImageReadError, match=f"{what} .a floating-point format. is not supported; convert"):
+        read_image(p)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from uare import __version__
-from uare.cli_args import nonneg_int, positive_int
+from uare.cli_args import add_threads_everywhere, nonneg_int, positive_int
 from uare.errors import ImageReadError, OutputExistsError, UareError
 from uare.io import (
     DEFAULT_MAX_PIXELS,
@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     from uare.cli_demo import add_parsers as add_demo_parsers
 
     add_demo_parsers(sub)
-
+    add_threads_everywhere(parser)
     return parser
 
 
@@ -157,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         print("uare: error: no command given; run 'uare --help' to list the commands", file=sys.stderr)
         return 2
+    from uare.threads import set_threads
+
+    args.threads_given = getattr(args, "threads", None) is not None
+    args.threads = set_threads(getattr(args, "threads", None))
     try:
         return int(args.func(args))
     except UareError as e:

@@ -56,3 +56,17 @@ def device_name(text: str) -> str:
     if base not in DEVICES or (idx and (base != "cuda" or not idx.isdigit())):
         raise argparse.ArgumentTypeError(f"unknown device {text!r}; use cpu, cuda, cuda:N, mps or auto")
     return t
+
+
+def add_threads_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Give every leaf sub-command a ``--threads N`` option (``uare.threads.set_threads`` applies it)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        if not any("--threads" in a.option_strings for a in parser._actions):
+            parser.add_argument("--threads", type=bounded_int(1, 1024), default=None, metavar="N",
+                                help="CPU threads (default: the free cores: available cores minus the load "
+                                     "average, or OMP_NUM_THREADS when set)")
+        return
+    for action in subs:
+        for child in set(action.choices.values()):
+            add_threads_everywhere(child)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib.util
 import ipaddress
 import shutil
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -102,10 +104,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from uare.web import prepare_environment
 
     workdir = prepare_environment()  # before Gradio is imported
+    # Uploads and results do not outlive the demo: removed on return, Ctrl+C, SIGTERM (turned into the
+    # same clean stop as Ctrl+C) and, as a last resort, at interpreter exit.
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         return _serve(args, workdir)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)  # uploads and results do not outlive the demo
+        signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # Gradio's launch() stops its server on it; cmd_demo then removes the uploads
 
 
 def _serve(args: argparse.Namespace, workdir: Path) -> int:

@@ -43,9 +43,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="weights dtype (default: fp32)")
     p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"refuse larger images (default: {DEFAULT_MAX_PIXELS:,})")
-    p.add_argument("--threads", type=bounded_int(1, 1024), default=None, metavar="N",
-                   help="CPU threads for the model (default: torch's, one per core; on a busy machine 1 "
-                        "can be several times faster)")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -102,10 +99,6 @@ def _load(args: argparse.Namespace):
 
     from uare.infer import UARE
 
-    if getattr(args, "threads", None):
-        import torch
-
-        torch.set_num_threads(args.threads)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = UARE.from_pretrained(args.model, device=args.device, dtype=args.dtype)

@@ -47,6 +47,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from uare.train.config import load_config
 
     cfg = load_config(args.config, args.overrides)
+    if getattr(args, "threads_given", False):  # --threads overrides train.threads
+        cfg.train.threads = args.threads
     if args.max_steps:
         cfg.train.max_steps = args.max_steps
     if args.dry_run:

@@ -34,6 +34,10 @@ DEFAULT_MAX_PIXELS = 100_000_000
 #: WebP are not checked: a flat 1-bit PNG or a lossless WebP can legitimately exceed 20,000.
 RATIO_CHECK_PIXELS = 4_000_000
 MAX_PIXELS_PER_BYTE: dict[str, int] = {"JPEG": 1_000, "GIF": 5_000, "BMP": 1_000}
+#: a JPEG decoder makes one pass over the whole image per scan; a 345 KB progressive JPEG of 4 MP whose
+#: 16-byte scan was repeated 20,000 times took 52 s to decode. Scans x pixels above this budget (about
+#: 6 s of decoding; a normal progressive JPEG has 6-12 scans, so 100 scans at 100 MP) are refused.
+MAX_JPEG_SCAN_PIXELS = 10_000_000_000
 
 #: Output extension -> Pillow format name.
 WRITE_FORMATS: dict[str, str] = {
@@ -58,7 +62,12 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"MM\x00*", "TIFF"),
     (b"BM", "BMP"),
     (b"GIF8", "GIF"),
+    (b"#?RADIANCE", "Radiance HDR"),
+    (b"#?RGBE", "Radiance HDR"),
+    (b"PF\n", "PFM"),
+    (b"Pf\n", "PFM"),
 )
+_FLOAT_FORMATS = ("Radiance HDR", "PFM")
 # Image.MAX_IMAGE_PIXELS is global: serialise the (header-only, fast) open that depends on it.
 _OPEN_LOCK = threading.Lock()
 
@@ -154,6 +163,8 @@ def _open(path: Path, max_pixels: int | None) -> Image.Image:
 
 def _unidentified_error(path: Path) -> ImageReadError:
     fmt = _sniff(path)
+    if fmt in _FLOAT_FORMATS:
+        return _float_error(path, f"{fmt} (a floating-point format)")
     if fmt == "TIFF":
         # Pillow cannot open float RGB TIFFs at all; OpenCV can, which tells us what the file is.
         arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -168,6 +179,18 @@ def _unidentified_error(path: Path) -> ImageReadError:
         f"{path}: not an image (contents are not PNG, JPEG, WebP, BMP, TIFF or another known format); "
         "pass an image file"
     )
+
+
+def _count_jpeg_scans(path: Path, chunk: int = 1 << 24) -> int:
+    """Start-of-scan markers in a JPEG file (an upper bound on its scans: entropy-coded data stuffs every
+    0xFF byte, so ``FF DA`` only occurs as a marker, here or in an embedded thumbnail). O(file size), in C."""
+    n, tail = 0, b""
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            data = tail + block
+            n += data.count(b"\xff\xda")
+            tail = data[-1:]
+    return n
 
 
 def _png_header(path: Path) -> tuple[int, int] | None:
@@ -342,6 +365,12 @@ def _decode(p: Path, im: Image.Image, max_pixels: int | None) -> LoadedImage:
             raise ImageReadError(
                 f"{p}: header claims {w}x{h} pixels in a {size:,}-byte {fmt} file (over {ratio:,} pixels per byte, "
                 "beyond what the format can compress): damaged or hostile; re-export or re-download the file")
+        if fmt in ("JPEG", "MPO"):
+            scans = _count_jpeg_scans(p)
+            if scans * w * h > MAX_JPEG_SCAN_PIXELS:
+                raise ImageReadError(
+                    f"{p}: JPEG with {scans:,} scans at {w}x{h} (over {MAX_JPEG_SCAN_PIXELS:,} scan-pixels; a "
+                    "normal JPEG has 1-12 scans): damaged or hostile; re-save it as a baseline JPEG or a PNG")
         if mode == "F":
             raise _float_error(p, "floating-point image (32-bit float samples)")
         notes: list[str] = []

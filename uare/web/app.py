@@ -9,7 +9,10 @@ with an older Gradio the input and the result are shown side by side instead.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
+import sys
 import tempfile
 import time
 import uuid
@@ -27,6 +30,9 @@ from uare.web.handlers import LEVEL_ORDER, TASKS, AssessView, DemoError, Handler
 MODEL_QUEUE = "uare-model"
 #: Restored images offered for download are kept this long, then swept.
 OUTPUT_TTL_S = 3600
+#: Requests that may wait for the model (beyond the one running): a person clicking quickly, or a script
+#: sending 20 at once, is served in turn; beyond this Gradio answers "Queue is full" and the page says retry.
+QUEUE_SIZE = 64
 
 CSS = """
 #uare-banner { background: #fff3cd; color: #664d03; border: 1px solid #ffda6a; border-radius: 6px;
@@ -44,8 +50,36 @@ def _supports(fn: Any, name: str) -> bool:
 
 
 def _user_error(e: Exception) -> gr.Error:
-    """A one-line message on the page; internal errors are not detailed to the client."""
-    return gr.Error(" ".join(str(e).split()))
+    """A one-line message on the page, and one line (no traceback) in the server log."""
+    msg = " ".join(str(e).split())
+    print(f"uare demo: refused: {msg}", file=sys.stderr, flush=True)
+    return gr.Error(msg, print_exception=False)
+
+
+def _raw_upload(payload: Any) -> str | None:
+    """The stored upload's path (or a pasted ``data:`` URL, as text), not decoded."""
+    if payload is None:
+        return None
+    url = getattr(payload, "url", None)
+    if isinstance(url, str) and url.startswith("data:"):
+        return url
+    path = getattr(payload, "path", None)
+    return str(path) if path else None
+
+
+def upload_image(**kw: Any) -> gr.Image:
+    """A ``gr.Image`` input that hands the upload to uare undecoded.
+
+    Gradio's own ``Image.preprocess`` opens every upload with Pillow before the event handler runs, so a
+    non-image, a truncated file or a pixel bomb failed there with a blank "Error" and a traceback in the
+    server log. This one passes the stored file's path (or a pasted ``data:`` URL) through, and
+    :meth:`DemoApp._load` reads it with uare's reader: header checks first, one-line messages. (The
+    instance's ``preprocess`` is replaced rather than subclassing: Gradio writes a ``.pyi`` stub next to
+    the module of every Component subclass.)
+    """
+    comp = gr.Image(type="filepath", image_mode=None, **kw)
+    comp.preprocess = _raw_upload  # type: ignore[method-assign]
+    return comp
 
 
 def _bars(view: AssessView | None) -> Any:
@@ -79,7 +113,27 @@ class DemoApp:
 
     # ------------------------------------------------------------------ glue: uploads -> handlers
     def _load(self, path: str | None, what: str = "image") -> Upload:
+        if path is not None and path.startswith("data:"):
+            path = self._save_data_url(path, what)
         return load_upload(path, self.h.limits, self.upload_root, what)
+
+    def _save_data_url(self, url: str, what: str) -> str:
+        """A pasted ``data:`` image stored as the bytes it holds (size bounded), for uare's reader."""
+        head, _, body = url.partition(",")
+        limit = self.h.limits.max_upload_bytes
+        if ";base64" not in head:
+            raise DemoError(f"{what}: a pasted image must be base64 data; upload the file instead")
+        if len(body) > limit * 4 // 3 + 4:
+            raise DemoError(f"{what}: the pasted image is over {limit / 2**20:.0f} MB; upload a smaller image")
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise DemoError(f"{what}: the pasted data is not valid base64; upload the file instead") from None
+        folder = Path(self.upload_root) / "pasted"
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / f"pasted-{uuid.uuid4().hex[:12]}"
+        out.write_bytes(data)
+        return str(out)
 
     def _save(self, rgb: np.ndarray) -> str:
         """Write the result as PNG for the download button; sweep old ones so the folder stays bounded."""
@@ -157,8 +211,8 @@ class DemoApp:
         if _supports(gr.Blocks.__init__, "delete_cache"):
             kw["delete_cache"] = (OUTPUT_TTL_S, OUTPUT_TTL_S)
         queued = {"concurrency_limit": 1, "concurrency_id": MODEL_QUEUE}
-        # type="filepath" + image_mode=None: Gradio keeps the upload undecoded, so our header check comes first.
-        image_in = {"type": "filepath", "image_mode": None, "sources": ["upload", "clipboard"]}
+        # UploadImage: Gradio keeps the upload undecoded, so uare's header checks and messages come first.
+        image_in = {"sources": ["upload", "clipboard"]}
         with gr.Blocks(**kw) as demo:
             gr.Markdown("# UARE — image quality assessment and restoration")
             if self.notice:
@@ -167,7 +221,7 @@ class DemoApp:
             with gr.Tabs():
                 with gr.Tab("Restore", id="restore"), gr.Row(equal_height=False):
                     with gr.Column(scale=1):
-                        src = gr.Image(label="Input image", height=300, elem_id="restore-input", **image_in)
+                        src = upload_image(label="Input image", height=300, elem_id="restore-input", **image_in)
                         summary = gr.Markdown(elem_id="restore-score")
                         bars = gr.BarPlot(_bars(None), x="level", y="probability", sort=list(LEVEL_ORDER),
                                           y_lim=[0, 1], label="Quality level probabilities", height=180,
@@ -212,8 +266,8 @@ class DemoApp:
                     skipped = gr.Markdown()
                 with gr.Tab("Compare", id="compare"):
                     with gr.Row():
-                        a = gr.Image(label="Image A", height=280, **image_in)
-                        b = gr.Image(label="Image B", height=280, **image_in)
+                        a = upload_image(label="Image A", height=280, **image_in)
+                        b = upload_image(label="Image B", height=280, **image_in)
                     cmp_btn = gr.Button("Compare", variant="primary")
                     verdict = gr.Markdown()
                     reasons = gr.Textbox(label="Why (the model's words)", lines=3, interactive=False)
@@ -231,8 +285,8 @@ class DemoApp:
             clear_plan.click(lambda: "", None, [plan], queue=False)
             go.click(self.on_assess_many, [files], [table, skipped], **queued)
             cmp_btn.click(self.on_compare, [a, b], [verdict, reasons], **queued)
-        # A bounded queue: one job runs, a few wait, the rest are told the server is busy.
-        demo.queue(default_concurrency_limit=1, max_size=16)
+        # A bounded queue: one job runs, QUEUE_SIZE wait their turn, the rest are told the server is busy.
+        demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
         return demo
 
 

@@ -161,8 +161,10 @@ def load_upload(path: str | os.PathLike[str] | None, limits: Limits, upload_root
     except ImageReadError as e:
         # read_image names the server-side path; show the person's file name instead.
         msg = str(e).replace(str(p), name)
-        if "pixel" in msg and "limit" in msg:
-            msg += " (restart the demo with a larger --max-pixels to allow more)"
+        if "pixel" in msg and "limit" in msg:  # the CLI's advice, as it applies to the demo
+            hint = "restart the demo with a larger --max-pixels to allow more"
+            msg = msg.replace("pass --max-pixels N if you trust this file", hint)
+            msg += "" if hint in msg else f" ({hint})"
         raise DemoError(msg) from None
     notes = list(loaded.notes)
     pixels = loaded.pixels
