@@ -328,7 +328,8 @@ def test_page_handlers_turn_errors_into_messages(app: Any, tmp_path: Path) -> No
     assert "noise: moderate" in degr and plan == ""
     slider, analysis, info, download, *_ = app.on_restore(str(up), "", "auto", 1, 0, 0, True,
                                                           progress=lambda *a, **k: None)
-    assert slider[1].shape == (48, 64, 3) and analysis.startswith("User intent")
+    assert np.asarray(Image.open(slider[1])).shape == (48, 64, 3) and Path(slider[0]).is_file()
+    assert analysis.startswith("User intent")
     assert Path(download["value"]).parent == app.output_dir and Path(download["value"]).is_file()
     with pytest.raises(gr.Error, match="not an uploaded file"):
         app.on_restore(str(tmp_path / "elsewhere.png"), "", "auto", 1, 0, 0, True, progress=lambda *a, **k: None)

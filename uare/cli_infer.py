@@ -37,8 +37,9 @@ folders:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", metavar="DIR", default=None,
-                   help="checkpoint folder (BAGEL or uare layout; default: the shipped uare-tiny)")
+    p.add_argument("--model", metavar="DIR|ORG/NAME[@REV]", default=None,
+                   help="checkpoint folder or Hugging Face Hub id (BAGEL or uare layout; default: the shipped "
+                        "uare-tiny); Hub ids need the hub extra and use its cache (HF_HUB_OFFLINE=1: cache only)")
     p.add_argument("--device", default="cpu", type=device_name, help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
     p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="weights dtype (default: fp32)")
     p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",

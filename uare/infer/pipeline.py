@@ -187,8 +187,12 @@ class UARE:
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device | None = "cpu",
-                        dtype: str | torch.dtype | None = "fp32") -> UARE:
-        """Load a BAGEL or uare checkpoint folder; ``None`` means the shipped default model.
+                        dtype: str | torch.dtype | None = "fp32", revision: str | None = None) -> UARE:
+        """Load a BAGEL or uare checkpoint folder or Hub id; ``None`` means the shipped default model.
+
+        ``path`` may be a Hugging Face Hub id ``ORG/NAME[@REVISION]`` (or ``revision=``): resolved into
+        the Hub's cache with the ``hub`` extra, and from that cache alone when ``HF_HUB_OFFLINE=1``
+        (see :mod:`uare.hub`). A name that exists on disk is always the local folder.
 
         The default is uare-tiny, shipped inside the package (``uare/weights/uare-tiny``, see its
         MODEL_CARD.md). Should that folder be missing (a stripped install), ``None`` builds a *random*
@@ -202,7 +206,9 @@ class UARE:
                               "model (outputs are meaningless); pass --model DIR for a real checkpoint",
                               stacklevel=2)
                 return cls(_random_default(device, dtype), InferenceDefaults(steps=8), is_random=True)
-        folder = Path(path)
+        from uare.hub import resolve_model
+
+        folder = resolve_model(path, revision)
         ck = load_checkpoint(folder, device=device, dtype=dtype)
         return cls(ck, InferenceDefaults.from_folder(folder))
 

@@ -137,7 +137,9 @@ def random_init_folder(init: InitConfig, out: Path) -> Path:
 def load_initial(init: InitConfig, device: torch.device, out: Path) -> Checkpoint:
     """The starting checkpoint in fp32 on ``device`` (see :class:`InitConfig`)."""
     if init.path:
-        folder = Path(init.path)
+        from uare.hub import resolve_model
+
+        folder = resolve_model(init.path)  # a folder, or a Hub id (ORG/NAME[@REV]) from the cache
     elif init.preset:
         folder = out / "init"
         if not (folder / "config.json").is_file():
@@ -267,8 +269,12 @@ def load_pretrained_vae(ck: Checkpoint, path: Path, device: torch.device) -> Non
 
 def model_config_for_plan(init: InitConfig) -> UAREConfig:
     """The model config without loading weights: from ``init.path``'s JSON/headers, else ``init.preset``."""
-    if init.path and Path(init.path).is_dir():
-        return load_config(init.path)[0]
+    if init.path:
+        from uare.hub import resolve_model
+
+        folder = resolve_model(init.path)
+        if folder.is_dir():
+            return load_config(folder)[0]
     if not init.preset:
         raise UareError(f"{init.path}: not found, and no init.preset to plan with")
     # bagel-7b's preset has the Qwen2.5 vocabulary built in; the small presets take the tokenizer's size

@@ -135,8 +135,14 @@ class DemoApp:
         out.write_bytes(data)
         return str(out)
 
-    def _save(self, rgb: np.ndarray) -> str:
-        """Write the result as PNG for the download button; sweep old ones so the folder stays bounded."""
+    def _save(self, rgb: np.ndarray, kind: str = "restored") -> str:
+        """Write an image as a uniquely named PNG (the download, and what the slider shows); sweep old ones
+        so the folder stays bounded.
+
+        The slider gets files, not arrays: Gradio caches an array under the hash of its bytes and rewrites
+        that file on every request, so two requests with the same result (the same image restored twice)
+        raced, and one client read a truncated image. Files are copied into its cache atomically.
+        """
         now = time.time()
         for old in self.output_dir.glob("*.png"):
             try:
@@ -144,7 +150,7 @@ class DemoApp:
                     old.unlink()
             except OSError:
                 pass
-        out = self.output_dir / f"uare-restored-{uuid.uuid4().hex[:8]}.png"
+        out = self.output_dir / f"uare-{kind}-{uuid.uuid4().hex[:8]}.png"
         Image.fromarray(rgb).save(out)
         return str(out)
 
@@ -174,8 +180,8 @@ class DemoApp:
                                seed=int(seed if seed is not None else 0), assess=assess, progress=report)
         except (UareError, ValueError, TypeError) as e:
             raise _user_error(e) from None
-        slider = (r.before, r.after)
         file = self._save(r.after)
+        slider = (self._save(r.before, "input"), file)
         summary = gr.update() if r.assessment is None else f"Quality {r.assessment.summary}"
         bars = gr.update() if r.assessment is None else _bars(r.assessment)
         return slider, r.analysis, r.info, gr.update(value=file, visible=True), summary, bars
