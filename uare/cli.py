@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from uare import __version__
-from uare.cli_args import add_threads_everywhere, nonneg_int, positive_int
+from uare.cli_args import add_common_options, nonneg_int, positive_int
 from uare.errors import ImageReadError, OutputExistsError, UareError
 from uare.io import (
     DEFAULT_MAX_PIXELS,
@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     from uare.cli_demo import add_parsers as add_demo_parsers
 
     add_demo_parsers(sub)
-    add_threads_everywhere(parser)
+    add_common_options(parser)
     return parser
 
 
@@ -326,7 +326,7 @@ def cmd_degrade(args: argparse.Namespace) -> int:
 
 def _degrade_folder(args: argparse.Namespace, opts: DegradeOptions, inputs: list[Path],
                     record_path: Path | None) -> int:
-    from tqdm import tqdm
+    from uare.progress import Progress
 
     src, dst = Path(args.input), Path(args.output)
     if dst.exists() and not dst.is_dir():
@@ -347,26 +347,30 @@ def _degrade_folder(args: argparse.Namespace, opts: DegradeOptions, inputs: list
 
     records: dict[str, Any] = {}
     skipped = 0
-    # disable=None: draw the bar on a terminal only, keep logs of batch jobs clean.
-    bar = tqdm(plan, desc="degrade", unit="img", file=sys.stderr, disable=None, dynamic_ncols=True)
-    for i, (inp, out) in enumerate(bar):
+    # a bar on a terminal; a line per file in a pipe or log; nothing with --quiet
+    bar = Progress(len(plan), "degrade", quiet=getattr(args, "quiet", False))
+    for i, (inp, out) in enumerate(plan):
         seed = args.seed + i
         try:
             loaded = read_image(inp, max_pixels=args.max_pixels)
             pixels, alpha, d = degrade_image(loaded, opts, seed)
         except ImageReadError as e:
             skipped += 1
-            tqdm.write(f"uare: skipped {_one_line(e)}", file=sys.stderr)
+            bar.write(f"uare: skipped {_one_line(e)}")
+            bar.update(item=inp.name)
             continue
         except ValueError as e:
             skipped += 1
-            tqdm.write(f"uare: skipped {inp}: cannot degrade this image ({_one_line(e)})", file=sys.stderr)
+            bar.write(f"uare: skipped {inp}: cannot degrade this image ({_one_line(e)})")
+            bar.update(item=inp.name)
             continue
         d["input"], d["output"] = inp.name, out.name
         d["notes"] += write_image(out, pixels, alpha, overwrite=args.overwrite)
         records[inp.name] = d
+        bar.update(item=inp.name)
     bar.close()
     if record_path:
         write_json_atomic(record_path, records, overwrite=args.overwrite)
-    print(f"degraded {len(records)}, skipped {skipped} -> {dst}")
+    if not getattr(args, "quiet", False):
+        print(f"degraded {len(records)}, skipped {skipped} -> {dst}")
     return 2 if skipped else 0

@@ -58,15 +58,20 @@ def device_name(text: str) -> str:
     return t
 
 
-def add_threads_everywhere(parser: argparse.ArgumentParser) -> None:
-    """Give every leaf sub-command a ``--threads N`` option (``uare.threads.set_threads`` applies it)."""
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Give every leaf sub-command ``--threads N`` (applied by ``uare.threads.set_threads``) and
+    ``-q/--quiet`` (no progress bars, status or summary lines; errors and skipped files still shown)."""
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not subs:
-        if not any("--threads" in a.option_strings for a in parser._actions):
+        have = {o for a in parser._actions for o in a.option_strings}
+        if "--threads" not in have:
             parser.add_argument("--threads", type=bounded_int(1, 1024), default=None, metavar="N",
-                                help="CPU threads (default: the free cores: available cores minus the load "
-                                     "average, or OMP_NUM_THREADS when set)")
+                                help="CPU threads (default: the free cores: available cores minus the processes "
+                                     "running now, or OMP_NUM_THREADS when set)")
+        if "--quiet" not in have:
+            parser.add_argument("-q", "--quiet", action="store_true",
+                                help="no progress bars or status lines (errors and skipped files are still shown)")
         return
     for action in subs:
         for child in set(action.choices.values()):
-            add_threads_everywhere(child)
+            add_common_options(child)

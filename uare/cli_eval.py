@@ -201,17 +201,21 @@ def _folders(images: list[str] | None) -> list[Path]:
 
 def run_bench_restore(images: list[str] | None = None, model: str | None = None, baselines: list[str] | None = None,
                       settings: str = "all", metrics: str = "psnr,ssim,niqe,brisque", limit: int | None = None,
-                      seed: int = 0, device: str = "cpu", out: str | Path = "results/bench_restore") -> dict[str, Any]:
+                      seed: int = 0, device: str = "cpu", out: str | Path = "results/bench_restore",
+                      quiet: bool = False) -> dict[str, Any]:
     """The whole ``uare bench restore`` as a function; returns summary JSON + Markdown."""
     from uare.baselines import UARERestorer
     from uare.eval import bench_restore as br
     from uare.eval.metricset import parse_metric_names
     from uare.eval.settings import get_settings
+    from uare.progress import Progress
 
     folders = _folders(images)
     names = parse_metric_names(metrics)
     chosen, notes = br.select_restorers(baselines or ["all"], UARERestorer(model, device) if model else None)
-    res = br.run_bench(folders, get_settings(settings), chosen, names, Path(out), seed=seed, limit=limit)
+    with Progress(None, "bench restore", quiet=quiet) as bar:
+        res = br.run_bench(folders, get_settings(settings), chosen, names, Path(out), seed=seed, limit=limit,
+                           progress=bar)
     res.notes += notes
     meta = {"images": [str(f) for f in folders], "limit": limit, "seed": seed, "metrics": names,
             "methods": ["input", *chosen], "model": model}
@@ -223,7 +227,7 @@ def run_bench_restore(images: list[str] | None = None, model: str | None = None,
 def cmd_bench_restore(args: argparse.Namespace) -> int:
     """``uare bench restore``."""
     r = run_bench_restore(args.images, args.model, args.baselines, args.settings, args.metrics, args.limit,
-                          args.seed, args.device, args.out)
+                          args.seed, args.device, args.out, quiet=args.quiet)
     print(r["markdown"], end="")
     for n in r["notes"]:
         print(f"note: {n}")

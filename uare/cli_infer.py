@@ -123,26 +123,30 @@ def _note_left_out(path: str | Path) -> None:
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from uare.progress import Progress
 
     inputs = _inputs(args.images)
     model = _load(args)
     skipped = 0
-    for path in tqdm(inputs, desc="assess", unit="img", file=sys.stderr, disable=None if len(inputs) > 1 else True):
+    bar = Progress(len(inputs), "assess", quiet=args.quiet or len(inputs) == 1)
+    for path in inputs:
         try:
             a = model.assess(path, describe=not args.no_describe, max_pixels=args.max_pixels)
         except ImageReadError as e:
             if len(inputs) == 1:
                 raise
             skipped += 1
-            tqdm.write(f"uare: skipped {e}", file=sys.stderr)
+            bar.write(f"uare: skipped {e}")
+            bar.update(item=Path(path).name)
             continue
+        bar.update(item=Path(path).name)
         if args.json:
             print(json.dumps({"image": str(path), **a.to_dict()}))
         else:
             probs = ", ".join(f"{k} {v:.2f}" for k, v in a.level_probs.items())
             print(f"{path}: {a.score:.2f}/5 ({a.level}) [{probs}]" + (f"\n  {a.text}" if a.text else ""))
-    if len(inputs) > 1:
+    bar.close()
+    if len(inputs) > 1 and not args.quiet:
         print(f"assessed {len(inputs) - skipped}, skipped {skipped}", file=sys.stderr)
     return 2 if skipped else 0
 
@@ -182,7 +186,7 @@ def _plan_outputs(src: Path, dst: Path, ext: str | None, inputs: list[Path],
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from uare.progress import Progress
 
     src, dst = Path(args.input), Path(args.output)
     inputs = iter_inputs(src)
@@ -211,28 +215,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
                               force=args.force)
     single = len(plan) == 1 and not src.is_dir()
     skipped = 0
-    bar = tqdm(plan, desc=args.command_name, unit="img", file=sys.stderr, disable=None if not single else True)
-    for inp, out in bar:
+    # a bar on a terminal (and one for the steps / tiles of each image); a line per image and a status
+    # line every 10 s inside a long one in a pipe or log; nothing with --quiet
+    bar = Progress(len(plan), args.command_name, quiet=args.quiet, outer=not single)
+    for inp, out in plan:
         try:
-            if single and sys.stderr.isatty():
-                steps_bar = tqdm(desc="restore", file=sys.stderr, leave=False)
-
-                def progress(stage: str, i: int, n: int, b=steps_bar) -> None:
-                    b.total = n
-                    b.set_description(stage)
-                    b.n = i
-                    b.refresh()
-
-                r = model.restore(inp, progress=progress, **kw)
-                steps_bar.close()
-            else:
-                r = model.restore(inp, **kw)
+            r = model.restore(inp, progress=bar.inner, **kw)
         except ImageReadError as e:
             if single:
                 raise
             skipped += 1
-            tqdm.write(f"uare: skipped {e}", file=sys.stderr)
+            bar.write(f"uare: skipped {e}")
+            bar.update(item=inp.name)
             continue
+        finally:
+            bar.end_item()
         pixels, alpha = _split_alpha(r.image)
         notes = write_image(out, pixels, alpha, overwrite=args.overwrite)
         record = {"input": str(inp), "output": str(out), **r.to_dict(), "notes": r.notes + notes}
@@ -243,8 +240,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
         else:
             msg = f"{inp} -> {out} ({r.image.shape[1]}x{r.image.shape[0]}, {r.seconds:.1f} s"
             msg += f", {r.tiles} tiles)" if r.tiles > 1 else ")"
-            print(msg + (f"\n  {r.analysis}" if r.analysis and single else ""))
-    if not single:
+            print(msg + (f"\n  {r.analysis}" if r.analysis and single else ""), flush=True)
+        bar.update(item=inp.name)
+    bar.close()
+    if not single and not args.quiet:
         print(f"restored {len(plan) - skipped}, skipped {skipped} -> {dst}", file=sys.stderr)
     return 2 if skipped else 0
 

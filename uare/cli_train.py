@@ -49,6 +49,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     if getattr(args, "threads_given", False):  # --threads overrides train.threads
         cfg.train.threads = args.threads
+    if getattr(args, "quiet", False):
+        cfg.log.progress = False
     if args.max_steps:
         cfg.train.max_steps = args.max_steps
     if args.dry_run:

@@ -180,13 +180,23 @@ class BenchResult:
 
 def run_bench(folders: list[Path], settings: list[BenchSetting], restorers: dict[str, Restorer],
               metric_names: list[str], out: Path | None, seed: int = 0, limit: int | None = None,
-              log: Callable[[str], None] | None = None) -> BenchResult:
-    """Build (or reuse) the degraded sets, run every applicable restorer, compute the metrics."""
-    log = log or (lambda s: print(s, file=sys.stderr))
+              log: Callable[[str], None] | None = None, progress: Any = None) -> BenchResult:
+    """Build (or reuse) the degraded sets, run every applicable restorer, compute the metrics.
+
+    ``progress``: a :class:`uare.progress.Progress` (its total is set here: images x settings), updated
+    per image and setting; its ``info`` then carries the per-setting lines.
+    """
+    if log is None:
+        log = progress.info if progress is not None else (lambda s: print(s, file=sys.stderr))
     res = BenchResult()
     cache = out / "cache" if out else None
+    all_paths = {folder: iter_inputs(folder) for folder in folders}
+    if progress is not None:
+        progress.total = sum(len(p[: limit or None]) for p in all_paths.values()) * len(settings)
+        if progress.bar is not None:
+            progress.bar.total = progress.total
     for folder in folders:
-        paths = iter_inputs(folder)
+        paths = all_paths[folder]
         for bs in settings:
             t0 = time.perf_counter()
             samples = build_set(folder, bs, cache, seed, limit, paths)
@@ -218,6 +228,8 @@ def run_bench(folders: list[Path], settings: list[BenchSetting], restorers: dict
                         crop_cells.append((mname, _center_crop(pred, CROP)))
                 if i == 0 and folder == folders[0]:
                     crop_cells.append(("GT", _center_crop(smp.gt, CROP)))
+                if progress is not None:
+                    progress.update(item=f"{folder.name}/{bs.name}/{smp.stem}")
             if crop_cells:
                 res.crops.append((bs.name, crop_cells))
             summ = res.summary.setdefault(folder.name, {}).setdefault(bs.name, {})

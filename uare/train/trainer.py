@@ -351,10 +351,11 @@ class Trainer:
         loader = pack_loader(self.dataset, self.start_step * accum, self.max_steps * accum)
         bar = None
         if env.main and cfg.log.progress:
-            from tqdm import tqdm
+            from uare.progress import Progress
 
-            bar = tqdm(total=self.max_steps, initial=self.start_step, desc=f"stage {self.stage}", unit="step",
-                       file=sys.stderr, dynamic_ncols=True, disable=None)
+            # a bar on a terminal; in a log, a status line (step, loss, ETA) at most every 30 s
+            bar = Progress(self.max_steps, f"train stage {self.stage}", unit="step", initial=self.start_step,
+                           every_s=30.0)
         it = iter(loader)
         step = self.start_step
         t_start = time.perf_counter()
@@ -380,8 +381,7 @@ class Trainer:
             if step % cfg.log.every == 0 or step == self.max_steps or step == self.start_step + 1:
                 self._log(rec)
             if bar is not None:
-                bar.set_postfix(loss=f"{stats['loss']:.4f}", tok_s=f"{rec['tokens_per_s']:.0f}")
-                bar.update(1)
+                bar.update(1, loss=f"{stats['loss']:.4f}", tok_s=f"{rec['tokens_per_s']:.0f}")
             if step % cfg.checkpoint.every == 0 or step == self.max_steps:
                 result.last_checkpoint = self.save(step)
         if bar is not None:
