@@ -177,6 +177,11 @@ class UARE:
         self.ck = checkpoint
         self.model = checkpoint.model
         self.vae = checkpoint.vae
+        # On the CPU the autoencoder's convolutions run 1.5-3x faster in channels-last (NHWC) layout
+        # (oneDNN); values agree to ~4e-7. Other devices keep their default layout.
+        self._nhwc = next(self.vae.parameters()).device.type == "cpu"
+        if self._nhwc:
+            self.vae = self.vae.to(memory_format=torch.channels_last)
         self.tokenizer = checkpoint.tokenizer
         self.special = checkpoint.tokenizer.special
         self.config = checkpoint.config
@@ -239,6 +244,8 @@ class UARE:
     def _encode(self, rgb: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         """float RGB (sides multiples of one generation token) -> latent tokens [h*w, p*p*z] and their grid."""
         x = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(self.device, self.vae.encoder.conv_in.weight.dtype)
+        if self._nhwc:
+            x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             z = self.vae.encode(x * 2 - 1)[0].float()
         p = self.config.latent_patch_size
@@ -247,6 +254,8 @@ class UARE:
     def _decode(self, tokens: torch.Tensor, grid: tuple[int, int]) -> np.ndarray:
         p, c = self.config.latent_patch_size, self.config.latent_channels
         z = latent_unpatchify(tokens, grid[0], grid[1], p, c)[None]
+        if self._nhwc:
+            z = z.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             x = self.vae.decode(z.to(self.vae.encoder.conv_in.weight.dtype))
         return ((x[0].float().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).cpu().numpy()

@@ -23,6 +23,7 @@ count, not quadratic in its length).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -86,16 +87,46 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos[:, None, :] + _rotate_half(x) * sin[:, None, :]
 
 
-def route(x: torch.Tensor, gen: torch.Tensor | None, f_und: Callable, f_gen: Callable, out_dim: int) -> torch.Tensor:
-    """Apply ``f_und`` to the und rows of ``x`` and ``f_gen`` to its gen rows (``gen`` is a bool mask)."""
-    if gen is None or not bool(gen.any()):
+@dataclass
+class Routing:
+    """Which rows go to which expert, worked out once per forward instead of once per routed op.
+
+    ``mode`` is ``"und"`` (no gen row), ``"gen"`` (only gen rows) or ``"mixed"``; for mixed chunks the
+    row indices of each expert (ascending, as boolean-mask indexing would take them). ``mask`` is the
+    boolean gen mask itself (or ``None``).
+    """
+
+    mode: str
+    mask: torch.Tensor | None = None
+    und_idx: torch.Tensor | None = None
+    gen_idx: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, gen: torch.Tensor | Routing | None) -> Routing:
+        if isinstance(gen, Routing):
+            return gen
+        if gen is None:
+            return cls("und")
+        n_gen = int(gen.sum())
+        if n_gen == 0:
+            return cls("und", gen)
+        if n_gen == gen.numel():
+            return cls("gen", gen)
+        return cls("mixed", gen, torch.nonzero(~gen).squeeze(1), torch.nonzero(gen).squeeze(1))
+
+
+def route(x: torch.Tensor, gen: torch.Tensor | Routing | None, f_und: Callable, f_gen: Callable,
+          out_dim: int) -> torch.Tensor:
+    """Apply ``f_und`` to the und rows of ``x`` and ``f_gen`` to its gen rows (``gen``: a bool mask or a
+    :class:`Routing`). The same rows in the same order as boolean-mask indexing: bit-identical results."""
+    r = Routing.of(gen)
+    if r.mode == "und":
         return f_und(x)
-    if bool(gen.all()):
+    if r.mode == "gen":
         return f_gen(x)
     out = x.new_empty((x.shape[0], out_dim))
-    out[~gen] = f_und(x[~gen])
-    out[gen] = f_gen(x[gen])
-    return out
+    out = out.index_copy(0, r.und_idx, f_und(x.index_select(0, r.und_idx)))
+    return out.index_copy(0, r.gen_idx, f_gen(x.index_select(0, r.gen_idx)))
 
 
 @dataclass
@@ -107,6 +138,71 @@ class SampleMasks:
 
     def to(self, device: torch.device) -> SampleMasks:
         return SampleMasks(self.bounds, [m.to(device) for m in self.masks])
+
+
+#: how packed samples attend: "loop" (one SDPA per sample with its dense mask: right everywhere, the CPU
+#: path), "flex" (one FlexAttention call over the pack with a block-sparse mask: the GPU path, compiled on
+#: CUDA) or "auto" (flex on CUDA, loop elsewhere). ``UARE_PACKED_ATTENTION`` or ``set_packed_attention``.
+PACKED_ATTENTION = os.environ.get("UARE_PACKED_ATTENTION", "auto")
+_FLEX: dict[str, Callable] = {}
+
+
+def set_packed_attention(mode: str) -> None:
+    """Choose the packed-attention path: ``auto``, ``loop`` or ``flex`` (see :data:`PACKED_ATTENTION`)."""
+    global PACKED_ATTENTION
+    if mode not in ("auto", "loop", "flex"):
+        raise ValueError(f"packed attention must be auto, loop or flex, got {mode!r}")
+    PACKED_ATTENTION = mode
+
+
+def _flex_fn(device: torch.device) -> Callable:
+    from torch.nn.attention.flex_attention import flex_attention
+
+    key = device.type
+    if key not in _FLEX:
+        _FLEX[key] = torch.compile(flex_attention, dynamic=False) if device.type == "cuda" else flex_attention
+    return _FLEX[key]
+
+
+def packed_attention(qh: torch.Tensor, kh: torch.Tensor, vh: torch.Tensor, masks: SampleMasks,
+                     mode: str | None = None) -> torch.Tensor:
+    """Attention of packed samples [1, H, N, d] that never see each other, each under its own mask.
+
+    ``loop``: one SDPA per sample. ``flex``: one FlexAttention call whose mask_mod reads the pack's
+    document ids and the samples' own masks (flattened, O(sum n_i^2) memory, never [N, N]); blocks
+    outside every sample are skipped. Both give the same result within fp32 rounding (tested).
+    """
+    mode = mode or PACKED_ATTENTION
+    if mode == "auto":
+        mode = "flex" if qh.device.type == "cuda" else "loop"
+    if mode == "loop":
+        return torch.cat([F.scaled_dot_product_attention(qh[:, :, a:b], kh[:, :, a:b], vh[:, :, a:b],
+                                                         attn_mask=m[None, None])
+                          for (a, b), m in zip(masks.bounds, masks.masks, strict=True)], dim=2)
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    dev, n = qh.device, qh.shape[2]
+    doc = torch.full((n,), -1, dtype=torch.long, device=dev)
+    start = torch.zeros(len(masks.bounds), dtype=torch.long, device=dev)
+    size = torch.zeros_like(start)
+    offset = torch.zeros_like(start)
+    flat, off = [], 0
+    for i, ((a, b), m) in enumerate(zip(masks.bounds, masks.masks, strict=True)):
+        doc[a:b] = i
+        start[i], size[i], offset[i] = a, b - a, off
+        flat.append(m.reshape(-1).to(dev, torch.bool))
+        off += (b - a) ** 2
+    flat_t = torch.cat(flat)
+
+    def mask_mod(b, h, q_idx, kv_idx):
+        d = doc[q_idx]
+        same = (d == doc[kv_idx]) & (d >= 0)
+        dc = d.clamp(min=0)
+        idx = offset[dc] + (q_idx - start[dc]) * size[dc] + (kv_idx - start[dc])
+        return same & flat_t[idx.clamp(0, flat_t.numel() - 1)]
+
+    block = create_block_mask(mask_mod, None, None, n, n, device=dev)
+    return _flex_fn(dev)(qh, kh, vh, block_mask=block)
 
 
 @dataclass
@@ -141,7 +237,7 @@ class MoTAttention(nn.Module):
         k = getattr(self, "k_norm" + suffix)(k)
         return torch.cat([q.flatten(1), k.flatten(1), v.flatten(1)], dim=1)
 
-    def forward(self, h: torch.Tensor, gen: torch.Tensor | None, cos: torch.Tensor, sin: torch.Tensor,
+    def forward(self, h: torch.Tensor, gen: torch.Tensor | Routing | None, cos: torch.Tensor, sin: torch.Tensor,
                 mask: torch.Tensor, cache: LayerCache | None = None, detach_und: bool = False
                 ) -> tuple[torch.Tensor, LayerCache]:
         """Attend the chunk ``h`` [n, D] to ``cache`` + itself under ``mask`` [n, T + n].
@@ -171,10 +267,8 @@ class MoTAttention(nn.Module):
         kh = k.repeat_interleave(rep, dim=1).transpose(0, 1).unsqueeze(0)
         vh = v.repeat_interleave(rep, dim=1).transpose(0, 1).unsqueeze(0)
         if isinstance(mask, SampleMasks):
-            # packed samples never see each other: one attention per sample, not an [N, N] mask
-            o = torch.cat([F.scaled_dot_product_attention(qh[:, :, a:b], kh[:, :, a:b], vh[:, :, a:b],
-                                                          attn_mask=m[None, None])
-                           for (a, b), m in zip(mask.bounds, mask.masks, strict=True)], dim=2)
+            # packed samples never see each other: per-sample attention (CPU) or one block-sparse call (GPU)
+            o = packed_attention(qh, kh, vh, mask)
         else:
             o = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask[None, None])
         o = o[0].transpose(0, 1).reshape(n, qd)
@@ -196,7 +290,7 @@ class MoTDecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(d, cfg.rms_norm_eps)
         self.post_attention_layernorm_moe_gen = RMSNorm(d, cfg.rms_norm_eps)
 
-    def forward(self, x: torch.Tensor, gen: torch.Tensor | None, cos: torch.Tensor, sin: torch.Tensor,
+    def forward(self, x: torch.Tensor, gen: torch.Tensor | Routing | None, cos: torch.Tensor, sin: torch.Tensor,
                 mask: torch.Tensor, cache: LayerCache | None = None, detach_und: bool = False
                 ) -> tuple[torch.Tensor, LayerCache]:
         d = x.shape[1]
@@ -206,9 +300,10 @@ class MoTDecoderLayer(nn.Module):
         h = route(x, gen, lambda t: self.mlp(self.post_attention_layernorm(t)),
                   lambda t: self.mlp_moe_gen(self.post_attention_layernorm_moe_gen(t)), d)
         out = x + h
-        if detach_und and gen is not None:
+        mask = gen.mask if isinstance(gen, Routing) else gen
+        if detach_und and mask is not None:
             # Stage 1 trains the gen expert only: no gradient may reach it through und rows.
-            out = torch.where(gen[:, None], out, out.detach())
+            out = torch.where(mask[:, None], out, out.detach())
         return out, new_cache
 
 
@@ -225,11 +320,12 @@ class MoTModel(nn.Module):
         self.rotary_emb = RotaryEmbedding(cfg.head_dim, cfg.rope_theta)
         self.gradient_checkpointing = False
 
-    def forward(self, x: torch.Tensor, gen: torch.Tensor | None, positions: torch.Tensor, mask: torch.Tensor,
+    def forward(self, x: torch.Tensor, gen: torch.Tensor | Routing | None, positions: torch.Tensor, mask: torch.Tensor,
                 cache: list[LayerCache] | None = None, detach_und: bool = False
                 ) -> tuple[torch.Tensor, list[LayerCache]]:
         """Run embedded rows ``x`` [n, D] through every layer; returns final-normed rows and the new cache."""
         cos, sin = self.rotary_emb(positions, x.dtype)
+        gen = Routing.of(gen)  # once for all layers (was a mask test and two gathers per routed op)
         new_cache = []
         for i, layer in enumerate(self.layers):
             c = cache[i] if cache is not None else None

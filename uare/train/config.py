@@ -85,6 +85,9 @@ class TrainSection:
     ema_decay: float = 0.9999
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     gradient_checkpointing: bool = False
+    # packed-sample attention: "loop" (one SDPA per sample; the CPU path), "flex" (one FlexAttention call
+    # with a block-sparse mask; compiled on CUDA) or "auto" (flex on CUDA, loop elsewhere)
+    packed_attention: str = "auto"
     threads: int = 0  # torch intra-op threads per process on CPU (0: torch's default)
     # stop after this many seconds of training (0: no limit) and still checkpoint and export the
     # weights reached; for fixed time budgets (the GPU recipe)
@@ -210,6 +213,7 @@ def _check(cfg: TrainConfig) -> None:
     need(cfg.train.grad_accum >= 1, "train.grad_accum must be >= 1")
     need(0.0 <= cfg.train.ema_decay < 1.0, "train.ema_decay must be in [0, 1)")
     need(cfg.train.precision in ("auto", "fp32", "bf16"), "train.precision: expected auto, fp32 or bf16")
+    need(cfg.train.packed_attention in ("auto", "loop", "flex"), "train.packed_attention: expected auto, loop or flex")
     need(cfg.train.flow_source in ("noise", "degraded"), "train.flow_source: expected noise or degraded")
     need(cfg.train.source_noise >= 0, "train.source_noise: must be >= 0")
     need(cfg.train.max_seconds >= 0, "train.max_seconds must be >= 0")

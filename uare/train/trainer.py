@@ -32,6 +32,7 @@ from uare.data.sources import Geometry, source_paths
 from uare.data.stream import PackDataset, pack_loader
 from uare.errors import UareError
 from uare.model.flow import sample_train_timesteps
+from uare.model.mot import set_packed_attention
 from uare.model.packing import degraded_source
 from uare.train.config import TrainConfig
 from uare.train.distributed import (
@@ -143,6 +144,7 @@ class Trainer:
         self.vae.to(env.device, torch.bfloat16 if (self.bf16 and cuda) else torch.float32).eval()
         self.model.to(env.device).train()
         self.model.language_model.model.gradient_checkpointing = cfg.train.gradient_checkpointing
+        set_packed_attention(cfg.train.packed_attention)
         self.wrapper = PackedForward(self.model, detach_und=self.stage == 1, anchor=self.trainable[-1])
         self.module = wrap(self.wrapper, env, self.bf16)
         # after wrapping: under FSDP2 the parameters are DTensors (shards), and so is the EMA
@@ -166,7 +168,9 @@ class Trainer:
         lr0 = lr_at(self.start_step, o.lr, o.warmup_steps)
         for g in groups:
             g["lr"] = lr0 * g["lr_scale"]
-        self.optim = torch.optim.AdamW(groups, betas=tuple(o.betas), eps=o.eps, weight_decay=o.weight_decay)
+        # the fused kernel on CUDA (one launch for all parameters); the reference loop on the CPU
+        fused = {"fused": True} if self.env.device.type == "cuda" else {}
+        self.optim = torch.optim.AdamW(groups, betas=tuple(o.betas), eps=o.eps, weight_decay=o.weight_decay, **fused)
         if resumed is not None:
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
