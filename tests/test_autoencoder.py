@@ -316,6 +316,7 @@ def test_safetensors_round_trip(tmp_path: Path) -> None:
 # (8) the whole model can learn
 
 
+@pytest.mark.slow  # ~50 s on 2 cores: run with `pytest -m slow`
 def test_tiny_autoencoder_overfits_one_image() -> None:
     torch.manual_seed(0)
     ae = AutoEncoder(TINY)

@@ -137,8 +137,9 @@ class UAREModel(nn.Module):
         x = torch.zeros(n, d, dtype=self.dtype, device=dev)
         x[batch.text_rows.to(dev)] = self.embed_text(batch.input_ids.to(dev)[batch.text_rows.to(dev)])
         if batch.vit_rows.numel():
+            # cu_seqlens is read as a list of lengths: it stays on the host (no device-to-host sync)
             x[batch.vit_rows.to(dev)] = self.embed_vit(batch.vit_patches.to(dev), batch.vit_positions.to(dev),
-                                                       batch.vit_cu_seqlens.to(dev))
+                                                       batch.vit_cu_seqlens)
         x0 = batch.latent_x0.to(dev, self.dtype)
         if batch.latent_rows.numel():
             if noise is None:
