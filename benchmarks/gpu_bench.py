@@ -10,7 +10,8 @@ prefill and the flow step; bandwidth floor = bytes read per token / HBM bandwidt
 (c) training: a BAGEL-7B-shaped slice (``--train-layers`` decoder layers, full width, the ViT at full
 size) under FSDP2 (one unit per layer, bf16 compute, fp32 master weights) on one GPU, fused AdamW,
 packed-sample FlexAttention, activation checkpointing on/off: tokens/s and peak memory.
-Writes gpu_bench.json and gpu_bench.md.
+Times are the best of ``--repeats`` after a warm-up (``benchmarks/model.py``'s timer, CUDA-synchronised);
+FLOPs come from ``benchmarks/model.py``'s ``pass_flops``. Writes gpu_bench.json and gpu_bench.md.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import argparse
 import importlib.util
 import json
 import os
-import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -53,31 +54,6 @@ def _sync(dev: torch.device):
     return torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
 
-def _timed(fn, dev: torch.device, repeats: int) -> float:
-    sync = _sync(dev)
-    fn()
-    sync()
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        sync()
-        ts.append(time.perf_counter() - t)
-    return sorted(ts)[len(ts) // 2]
-
-
-def _matmul_params_per_layer(cfg) -> int:
-    llm = cfg.llm
-    kv = llm.num_key_value_heads * llm.head_dim
-    return llm.hidden_size * llm.hidden_size * 2 + llm.hidden_size * kv * 2 + 3 * llm.hidden_size * llm.intermediate_size
-
-
-def pass_flops(cfg, n_new: int, ctx: int) -> float:
-    """FLOPs of ``n_new`` rows through the LLM attending to ``ctx`` cached rows (matmuls + attention)."""
-    llm = cfg.llm
-    return llm.num_hidden_layers * (2 * n_new * _matmul_params_per_layer(cfg) + 4 * n_new * (ctx + n_new) * llm.hidden_size)
-
-
 def build(cfg, dev: torch.device, dtype: torch.dtype):
     from uare.model.unified import UAREModel
 
@@ -108,7 +84,7 @@ def part_infer(cfg, dev: torch.device, dtype: torch.dtype, sides: list[int], rep
     with torch.no_grad():
         for side in sides:
             ctx, grid, latent, patches, vgrid = mb.build_context(model, sp, side, prompt, gen)
-            t_prefill = _timed(lambda s=side: mb.build_context(model, sp, s, prompt, gen), dev, repeats)
+            t_prefill = mb._timed(lambda s=side: mb.build_context(model, sp, s, prompt, gen), repeats, _sync(dev))
             lat_tokens = grid[0] * grid[1]
             text_uncond = model.prefill_vit(model.prefill_vae(Context(), mb.latent_patchify(latent).to(dev), grid, sp),
                                             patches.to(dev), vgrid, sp)
@@ -119,9 +95,9 @@ def part_infer(cfg, dev: torch.device, dtype: torch.dtype, sides: list[int], rep
                 for cc in (c, tu, iu):
                     model.velocity(cc, x, 0.5, grid, sp)
 
-            t_step = _timed(step, dev, repeats)
-            f_step = sum(pass_flops(cfg, lat_tokens + 2, c.length) for c in (ctx, text_uncond, img_uncond))
-            f_prefill = pass_flops(cfg, ctx.length, 0)
+            t_step = mb._timed(step, repeats, _sync(dev))
+            f_step = sum(mb.pass_flops(cfg, lat_tokens + 2, c.length) for c in (ctx, text_uncond, img_uncond))
+            f_prefill = mb.pass_flops(cfg, ctx.length, 0)
             row = {"context_tokens": ctx.length, "noisy_tokens": lat_tokens + 2,
                    "prefill_s": round(t_prefill, 4), "flow_step_3cfg_s": round(t_step, 4),
                    "flow_step_tflop": round(f_step / 1e12, 3), "prefill_tflop": round(f_prefill / 1e12, 3)}
@@ -131,10 +107,10 @@ def part_infer(cfg, dev: torch.device, dtype: torch.dtype, sides: list[int], rep
             out["sides"][side] = row
         n_new = 32 if dev.type == "cuda" else 8
         ctx, *_ = mb.build_context(model, sp, sides[0], prompt, gen)
-        t = _timed(lambda: model.generate_text(ctx, sp, max_new_tokens=n_new, min_new_tokens=n_new), dev,
-                   max(1, repeats // 2))
+        t = mb._timed(lambda: model.generate_text(ctx, sp, max_new_tokens=n_new, min_new_tokens=n_new),
+                      max(1, repeats // 2), _sync(dev))
         out["decode_tokens_per_s"] = round(n_new / t, 1)
-        und_bytes = (cfg.llm.num_hidden_layers * _matmul_params_per_layer(cfg) + cfg.llm.hidden_size * cfg.llm.vocab_size) \
+        und_bytes = (cfg.llm.num_hidden_layers * mb.matmul_params_per_layer(cfg) + cfg.llm.hidden_size * cfg.llm.vocab_size) \
             * torch.finfo(dtype).bits // 8
         kv_bytes = ctx.length * cfg.llm.num_hidden_layers * 2 * cfg.llm.num_key_value_heads * cfg.llm.head_dim \
             * torch.finfo(dtype).bits // 8
@@ -144,12 +120,6 @@ def part_infer(cfg, dev: torch.device, dtype: torch.dtype, sides: list[int], rep
     if dev.type == "cuda":
         out["peak_gpu_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
     return out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def part_train(cfg, dev: torch.device, steps: int, side: int, samples: int) -> dict[str, Any]:
@@ -163,7 +133,8 @@ def part_train(cfg, dev: torch.device, steps: int, side: int, samples: int) -> d
     mb = _model_bench()
     cuda = dev.type == "cuda"
     if cuda and not dist.is_initialized():
-        dist.init_process_group("nccl", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
+        store = f"file://{tempfile.mkdtemp(prefix='uare-pg-')}/store"  # one process: no port needed
+        dist.init_process_group("nccl", init_method=store, rank=0, world_size=1)
     tok = train_quality_tokenizer(vocab_size=2048, n_samples=3000, seed=0)
     sp = tok.special
     gen = torch.Generator().manual_seed(0)
@@ -200,7 +171,7 @@ def part_train(cfg, dev: torch.device, steps: int, side: int, samples: int) -> d
             opt.step()
             opt.zero_grad(set_to_none=True)
 
-        t = _timed(step, dev, steps)
+        t = mb._timed(step, steps, _sync(dev))
         run = {"step_s": round(t, 4), "tokens_per_s": round(batch.num_rows / t, 1)}
         if cuda:
             run["peak_gpu_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)

@@ -106,6 +106,19 @@ def measure_tiny(name: str, repeats: int) -> dict:
     return out
 
 
+def matmul_params_per_layer(cfg: UAREConfig) -> int:
+    """Matmul parameters of one expert in one decoder layer (norms are negligible)."""
+    llm = cfg.llm
+    kv_dim = llm.num_key_value_heads * llm.head_dim
+    return llm.hidden_size * llm.hidden_size * 2 + llm.hidden_size * kv_dim * 2 + 3 * llm.hidden_size * llm.intermediate_size
+
+
+def pass_flops(cfg: UAREConfig, n_new: int, ctx: int) -> float:
+    """FLOPs of ``n_new`` rows through the LLM attending to ``ctx`` cached rows (matmuls + attention)."""
+    llm = cfg.llm
+    return llm.num_hidden_layers * (2 * n_new * matmul_params_per_layer(cfg) + 4 * n_new * (ctx + n_new) * llm.hidden_size)
+
+
 def analytic_7b() -> dict:
     cfg = bagel_7b()
     with torch.device("meta"):
@@ -113,15 +126,14 @@ def analytic_7b() -> dict:
     llm = cfg.llm
     d, hd, layers = llm.hidden_size, llm.head_dim, llm.num_hidden_layers
     kv_dim = llm.num_key_value_heads * hd
-    # matmul parameters of one expert in one layer (norms are negligible)
-    per_layer = d * d * 2 + d * kv_dim * 2 + 3 * d * llm.intermediate_size
+    per_layer = matmul_params_per_layer(cfg)
     kv_bytes_per_token = layers * 2 * kv_dim * 2
     rows = {}
     for side in (512, 1024):
         n = (side // cfg.latent_downsample) ** 2 + 2
         vit = vit_grid(cfg, min(side, cfg.vit.image_size)) ** 2 + 2
         ctx = (n - 2 + 2) + vit + PROMPT_TOKENS + 2
-        flops = layers * (2 * n * per_layer + 4 * n * (ctx + n) * d) + 2 * n * d * cfg.patch_latent_dim
+        flops = pass_flops(cfg, n, ctx) + 2 * n * d * cfg.patch_latent_dim
         weight_bytes = layers * per_layer * 2  # the gen expert's weights, bf16, read once per step
         bytes_moved = weight_bytes + ctx * kv_bytes_per_token
         rows[side] = {

@@ -47,10 +47,9 @@ def _timed(fn, n: int = 3) -> float:
 
 
 def _rgb(path: Path) -> np.ndarray:
-    from uare.io import read_image, to_uint8
+    from uare.eval.bench_restore import load_clean  # uint8 RGB, gray repeated, 16-bit rounded
 
-    px = to_uint8(read_image(path).pixels)
-    return np.repeat(px, 3, axis=2) if px.shape[2] == 1 else px
+    return load_clean(path)
 
 
 def _center(img: np.ndarray, size: int) -> np.ndarray:

@@ -8,20 +8,15 @@ Playwright is missing; Playwright drives Debian's /usr/bin/chromium (no `playwri
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
 import pytest
+from demo_helpers import running_demo, write_micro_model
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,56 +32,14 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"uare demo exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"uare demo did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pytest.importorskip("gradio", reason="the web extra is not installed (pip install \"uare[web]\")")
-    from uare.model.config import micro
-    from uare.model.random_init import init_random
-    from uare.model.tokenizer import train_quality_tokenizer
-
     root = tmp_path_factory.mktemp("demo")
-    ck = root / "micro"
-    tok = train_quality_tokenizer(vocab_size=600, n_samples=1500, seed=0)
-    init_random(ck, micro(vocab_size=tok.vocab_size), fmt="uare", seed=0, tokenizer=tok)
-    (ck / "inference.json").write_text(json.dumps({"steps": 2, "max_analysis_tokens": 24,
-                                                   "max_description_tokens": 16, "max_compare_tokens": 16}))
-    port = _free_port()
-    log = root / "server.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "uare", "demo", "--model", str(ck), "--port", str(port)],
-                                cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        _wait_http(url, proc, log, timeout=60)
+    ck = write_micro_model(root / "micro", {"steps": 2, "max_analysis_tokens": 24, "max_description_tokens": 16,
+                                            "max_compare_tokens": 16})
+    with running_demo(ck, root, timeout=60) as (_, url, _):
         yield url
-    finally:
-        proc.terminate()  # always stopped, even when the test fails
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def _photo(path: Path) -> Path:

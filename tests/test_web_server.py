@@ -4,31 +4,20 @@ no traceback, 20 concurrent restorations are all served, and SIGTERM leaves no u
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import socket
 import struct
 import subprocess
-import sys
-import time
-import urllib.request
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from demo_helpers import running_demo, write_micro_model
 from PIL import Image
 
 pytest.importorskip("gradio", reason="the web extra is not installed (pip install \"uare[web]\")")
 gradio_client = pytest.importorskip("gradio_client")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _png_claiming(w: int, h: int) -> bytes:
@@ -46,42 +35,13 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    from uare.model.config import micro
-    from uare.model.random_init import init_random
-    from uare.model.tokenizer import train_quality_tokenizer
-
     root = tmp_path_factory.mktemp("demo_server")
-    ck = root / "micro"
-    tok = train_quality_tokenizer(vocab_size=600, n_samples=1500, seed=0)
-    init_random(ck, micro(vocab_size=tok.vocab_size), fmt="uare", seed=0, tokenizer=tok)
-    (ck / "inference.json").write_text(json.dumps({"steps": 1, "max_analysis_tokens": 8,
-                                                   "max_description_tokens": 8, "max_compare_tokens": 8}))
+    ck = write_micro_model(root / "micro", {"steps": 1, "max_analysis_tokens": 8, "max_description_tokens": 8,
+                                            "max_compare_tokens": 8})
     tmp = root / "tmp"  # the demo's private folder is made here, so the test can see it go
     tmp.mkdir()
-    port = _free_port()
-    log = root / "server.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp)}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "uare", "demo", "--model", str(ck), "--port", str(port),
-                                 "--threads", "1"], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"uare demo exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"uare demo did not answer:\n{log.read_text()[-3000:]}")
-                time.sleep(0.3)
+    with running_demo(ck, root, ("--threads", "1"), {"TMPDIR": str(tmp)}) as (proc, url, log):
         yield Server(proc, url, log, tmp)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,13 @@ class Progress:
             self.bar = tqdm(total=total, initial=initial, desc=desc, unit=unit, file=self.stream, dynamic_ncols=True)
 
     # ------------------------------------------------------------------ outer counter
+    def set_total(self, total: int | None) -> None:
+        """The item count, once it is known (after the counter was made)."""
+        self.total = total
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
+
     def update(self, n: int = 1, item: str | None = None, **postfix: Any) -> None:
         """``n`` items done (``item`` names the last one in the plain-line form)."""
         self.n += n

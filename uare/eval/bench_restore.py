@@ -192,9 +192,7 @@ def run_bench(folders: list[Path], settings: list[BenchSetting], restorers: dict
     cache = out / "cache" if out else None
     all_paths = {folder: iter_inputs(folder) for folder in folders}
     if progress is not None:
-        progress.total = sum(len(p[: limit or None]) for p in all_paths.values()) * len(settings)
-        if progress.bar is not None:
-            progress.bar.total = progress.total
+        progress.set_total(sum(len(p[: limit or None]) for p in all_paths.values()) * len(settings))
     for folder in folders:
         paths = all_paths[folder]
         for bs in settings:

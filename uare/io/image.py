@@ -365,7 +365,7 @@ def _decode(p: Path, im: Image.Image, max_pixels: int | None) -> LoadedImage:
             raise ImageReadError(
                 f"{p}: header claims {w}x{h} pixels in a {size:,}-byte {fmt} file (over {ratio:,} pixels per byte, "
                 "beyond what the format can compress): damaged or hostile; re-export or re-download the file")
-        if fmt in ("JPEG", "MPO"):
+        if fmt in ("JPEG", "MPO") and im.info.get("progressive"):  # a sequential JPEG has one scan per component
             scans = _count_jpeg_scans(p)
             if scans * w * h > MAX_JPEG_SCAN_PIXELS:
                 raise ImageReadError(
