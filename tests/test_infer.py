@@ -20,6 +20,7 @@ from uare.infer.images import finish, prepare
 from uare.infer.tiling import process_tiled, windows
 from uare.model.config import micro
 from uare.model.random_init import init_random
+from uare.model.sampler import FlowSampler
 from uare.model.tokenizer import train_quality_tokenizer
 from uare.model.unified import Context
 
@@ -102,7 +103,7 @@ def test_analysis_stays_in_the_context(model):
     sp = model.special
     from uare.infer.pipeline import _pad
 
-    instr = model._ids("Enhance this photo.")
+    instr = "Enhance this photo."
     x = torch.randn(12, 64, generator=torch.Generator().manual_seed(0))
     vs = []
     for text in ("Quality analysis: severe noise.", "Quality analysis: slight blur."):
@@ -270,7 +271,7 @@ def test_self_ensemble_averages_the_flipped_generations(model):
 
     old = model.defaults
     try:
-        model.defaults = dataclasses.replace(old, init="source", source_noise=0.0, steps=1)
+        model.defaults = dataclasses.replace(old, sampler=FlowSampler(steps=1, flow_source="degraded"))
         img = photo(32, 48)
         plain = np.asarray(model.restore(img, assess=False).image, dtype=np.float64)
         flipped = np.asarray(model.restore(np.ascontiguousarray(img[:, ::-1]), assess=False).image,
@@ -399,7 +400,7 @@ def test_residual_decode_returns_the_input_for_a_zero_velocity(model):
         with torch.no_grad():
             model.model.llm2vae.weight.zero_()
             model.model.llm2vae.bias.zero_()
-        model.defaults = dataclasses.replace(old, init="source", source_noise=0.0, steps=1)
+        model.defaults = dataclasses.replace(old, sampler=FlowSampler(steps=1, flow_source="degraded"))
         img = photo(32, 48)
         plain = model.restore(img, assess=False).image  # the AE's round trip of the input
         model.defaults = dataclasses.replace(model.defaults, residual_decode=True)

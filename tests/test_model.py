@@ -17,6 +17,7 @@ from uare.model.flow import (
 )
 from uare.model.image_transforms import latent_patchify, vit_patchify
 from uare.model.packing import TextItem, VAEItem, ViTItem, pack, split_mask
+from uare.model.sampler import FlowSampler
 from uare.model.tokenizer import train_quality_tokenizer
 from uare.model.unified import Context, UAREModel
 
@@ -190,12 +191,13 @@ def test_guidance_at_scale_one_equals_no_guidance(model, tok):
     text_uncond, _ = _context(model, tok, prompt="")
     img_uncond = model.prefill_text(Context(), tok.encode("Restore this photo."), sp)
     x0 = torch.randn(12, 64, generator=torch.Generator().manual_seed(0))
-    plain = model.generate_latents(ctx, (4, 3), sp, num_steps=4, x_init=x0)
-    guided = model.generate_latents(ctx, (4, 3), sp, num_steps=4, x_init=x0, cfg_text=1.0, cfg_img=3.0,
-                                    text_uncond=text_uncond, img_uncond=img_uncond)
+    plain = model.generate_latents(ctx, (4, 3), sp, FlowSampler(steps=3, timestep_shift=3.0), x_init=x0)
+    guided = model.generate_latents(ctx, (4, 3), sp, FlowSampler(steps=3, timestep_shift=3.0, cfg_img=3.0),
+                                    x_init=x0, text_uncond=text_uncond, img_uncond=img_uncond)
     assert torch.equal(plain, guided)
-    strong = model.generate_latents(ctx, (4, 3), sp, num_steps=4, x_init=x0, cfg_text=4.0, cfg_img=2.0,
-                                    text_uncond=text_uncond, img_uncond=img_uncond)
+    strong = model.generate_latents(ctx, (4, 3), sp, FlowSampler(steps=3, timestep_shift=3.0, cfg_text=4.0,
+                                                                  cfg_img=2.0),
+                                    x_init=x0, text_uncond=text_uncond, img_uncond=img_uncond)
     assert not torch.allclose(plain, strong)
 
 

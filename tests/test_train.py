@@ -414,7 +414,7 @@ def test_export_writes_a_loadable_fp16_release(tmp_path):
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}  # noqa: SIM118
     assert all((tmp_path / "rel" / n).stat().st_mode & 0o777 == 0o644 for n in sizes)
     m = UARE.from_pretrained(tmp_path / "rel")
-    assert m.defaults.steps == 1 and m.defaults.init == "source" and m.defaults.tile == 64
+    assert m.defaults.steps == 1 and m.defaults.sampler.flow_source == "degraded" and m.defaults.tile == 64
     with pytest.raises(UareError, match="already exists"):
         export(tmp_path / "src", tmp_path / "rel")
 

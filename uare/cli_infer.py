@@ -14,8 +14,9 @@ from uare.cli_args import bounded_int, device_name, finite_float, nonneg_int, po
 from uare.errors import ImageReadError, UareError
 from uare.io import DEFAULT_MAX_PIXELS, iter_inputs, left_out, output_format, write_image, write_json_atomic
 from uare.limits import MAX_STEPS
+from uare.tasks import ENHANCE_TASKS, RESTORE_TASKS
 
-TASKS = ("auto", "sr", "denoise", "deblur", "jpeg", "lowlight", "dehaze", "derain")
+TASKS = RESTORE_TASKS
 
 RESTORE_EPILOG = """\
 assess, then restore:
@@ -65,7 +66,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     for name, tasks, default, helptext in (
         ("restore", TASKS, "auto", "restore (or super-resolve) an image or a folder, assessing it first"),
-        ("enhance", ("lowlight", "dehaze"), "lowlight", "enhance a low-light or hazy image or folder"),
+        ("enhance", ENHANCE_TASKS, ENHANCE_TASKS[0], "enhance a low-light or hazy image or folder"),
     ):
         r = sub.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".",
                            epilog=RESTORE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)

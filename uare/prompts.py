@@ -1,14 +1,8 @@
-"""The conversation formats shared by training data and inference, so both always agree.
+"""The texts inference puts into the sequences of :mod:`uare.data.sequence`: its requests and the
+fixed starts of its answers.
 
-Every task is a sequence of items (``I`` = the image as clean VAE latents, ``V`` = the image as ViT
-patches, ``T(...)`` = a text segment, ``*`` = trained / generated):
-
-- score:    V, T(SCORE_QUESTION), T*("The quality of the image is <level>.")
-- describe: V, T(assess instruction), T*(description)
-- compare:  V(a), V(b), T(compare instruction), T*(comparison)
-- restore:  I, V, T(task instruction), [T*(four-part analysis)], I*(restored image)
-
-Inference uses the first phrasing of each pool (deterministic); training draws from the pools.
+Inference uses the first phrasing of each pool (deterministic); training draws from the same pools
+(:func:`uare.quality.instruction`), so every request inference makes is one the model was trained on.
 """
 
 from __future__ import annotations
@@ -17,12 +11,14 @@ import numpy as np
 
 from uare.quality import HEADERS, LEVELS, SCORE_QUESTION, instruction
 from uare.quality.templates import DESCRIPTION, DESCRIPTION_CLEAN, INTENTS, QUALITY, QUALITY_CLEAN, VERDICTS
+from uare.tasks import RESTORE_TASKS as _TASKS
+from uare.tasks import check_task
 
 #: Prefix of the Q-Align-style answer; the next word is one of the five level words.
 SCORE_PREFIX = "The quality of the image is"
 
-#: Tasks a restoration can be asked for; ``auto`` lets the analysis decide.
-RESTORE_TASKS: tuple[str, ...] = ("auto", "sr", "denoise", "deblur", "jpeg", "lowlight", "dehaze", "derain")
+#: Tasks a restoration can be asked for (:mod:`uare.tasks`); ``auto`` lets the analysis decide.
+RESTORE_TASKS = _TASKS
 
 
 def score_answer_prefix() -> str:
@@ -50,8 +46,7 @@ def compare_instruction(rng: np.random.Generator | None = None) -> str:
 
 def restore_instruction(task: str, scale: int = 1, rng: np.random.Generator | None = None) -> str:
     """The user's request for ``task`` (an ``sr`` request names the scale)."""
-    if task not in RESTORE_TASKS:
-        raise ValueError(f"unknown task {task!r}; choose from {', '.join(RESTORE_TASKS)}")
+    check_task(task)
     return instruction(task, rng if rng is not None else np.random.default_rng(0), scale=max(scale, 2))
 
 
@@ -77,8 +72,7 @@ def description_prefix(level: str, score: float) -> str:
 def analysis_prefix(task: str, level: str, score: float, scale: int = 1) -> str:
     """The start of a four-part analysis up to the stated score: the intent line of ``task`` and
     ``"Quality analysis: The image quality is <level> (<score>/5);"`` (see :func:`description_prefix`)."""
-    if task not in RESTORE_TASKS:
-        raise ValueError(f"unknown task {task!r}; choose from {', '.join(RESTORE_TASKS)}")
+    check_task(task)
     intent = INTENTS[task][0].format(scale=max(scale, 2))
     f = _fields(level, score)
     quality = _shared_prefix(QUALITY[0].format(defects="\0", **f), QUALITY_CLEAN[0].format(**f)).rstrip()

@@ -14,9 +14,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from uare.errors import UareError
+from uare.tasks import TASK_CATEGORY
 
-#: Restoration tasks a :class:`Setting` may ask for (the vocabulary of ``UARE.restore(task=...)``).
-TASKS: tuple[str, ...] = ("denoise", "deblur", "jpeg", "sr", "lowlight", "dehaze")
+#: Restoration tasks a :class:`Setting` may ask for: the single-purpose tasks of ``UARE.restore(task=...)``
+#: (:data:`uare.tasks.TASK_CATEGORY`).
+TASKS: tuple[str, ...] = tuple(TASK_CATEGORY)
 
 
 class BaselineUnavailable(UareError):

@@ -100,8 +100,9 @@ class DataConfig:
     vit_min_size: int = 224
     num_workers: int = 0
     prefetch_factor: int = 2
-    # "token": CE averaged over target tokens (BAGEL); "item": every trained text counts once
-    # (uare.data.items.normalize_ce)
+    # "token": CE averaged over target tokens (BAGEL's default); "sqrt": each target of an n-target text
+    # weighs 1 / sqrt(n) and the CE is divided by the sum of weights (BAGEL's ce_loss_reweighting);
+    # "item": every trained text counts once (uare.data.items.normalize_ce)
     ce_norm: str = "token"
     dropout: DropoutConfig = field(default_factory=DropoutConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)

@@ -1,4 +1,4 @@
-"""Image folders, random crops and the two image encodings a sample needs (ViT patches, VAE pixels)."""
+"""Image folders, random crops and resizing for training samples (model inputs: :mod:`uare.data.sequence`)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from uare.errors import UareError
 from uare.io import iter_inputs, read_image, to_uint8
-from uare.model.image_transforms import resize_to_stride, to_tensor_pm1, vit_patchify
 
 
 class DataError(UareError):
@@ -103,15 +101,3 @@ def to_rgb3(img: np.ndarray) -> np.ndarray:
     if img.shape[2] == 1:
         img = np.repeat(img, 3, axis=2)
     return np.ascontiguousarray(img)
-
-
-def vae_pixels(img: np.ndarray) -> torch.Tensor:
-    """uint8 RGB -> ``[3, H, W]`` in [-1, 1] for the VAE (the size must already be a multiple of its stride)."""
-    return to_tensor_pm1(to_rgb3(img))
-
-
-def vit_input(img: np.ndarray, patch: int, max_side: int, min_size: int = 0) -> tuple[torch.Tensor, tuple[int, int]]:
-    """BAGEL's ViT transform: keep the aspect ratio, snap to the patch stride, at most ``max_side`` patches."""
-    max_px = patch * max_side
-    pil = resize_to_stride(to_rgb3(img), max_px, min(min_size or patch, max_px), patch)
-    return vit_patchify(to_tensor_pm1(pil), patch)

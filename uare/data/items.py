@@ -26,6 +26,9 @@ import torch
 
 from uare.model.packing import PackedBatch, TextItem, VAEItem, ViTItem, pack
 
+#: ``data.ce_norm`` values (see :func:`normalize_ce`)
+CE_NORMS = ("token", "sqrt", "item")
+
 
 @dataclass
 class Text:
@@ -103,18 +106,23 @@ def item_rows(item: DataItem, latent_stride: int) -> int:
 def normalize_ce(sample: Sample, mode: str) -> None:
     """Apply ``data.ce_norm`` to a sample's trained texts, in place.
 
-    ``token`` (BAGEL's loss): leave the weights as they are, so every target token counts the same and a
-    long text outweighs a short one. ``item``: scale each trained text's weights to sum to 1, so every
+    ``token`` (BAGEL's default loss): leave the weights as they are, so every target token counts the same
+    and a long text outweighs a short one. ``sqrt`` (BAGEL's ``ce_loss_reweighting``): every target of a
+    text of n targets (its ids and ``<|im_end|>``) weighs 1 / sqrt(n), BAGEL's ``len2weight``; the batch CE
+    is then divided by the sum of the weights, as BAGEL divides by the all-reduced weight sum. ``item``: scale each trained text's weights to sum to 1, so every
     answer counts the same however long it is; a 9-token score answer then weighs as much as an
     80-token analysis instead of a ninth of it.
     """
     if mode == "token":
         return
-    if mode != "item":
-        raise ValueError(f"unknown ce_norm {mode!r}; choose token or item")
+    if mode not in CE_NORMS:
+        raise ValueError(f"unknown ce_norm {mode!r}; choose {', '.join(CE_NORMS)}")
     for it in sample.items:
         if isinstance(it, Text) and it.loss:
             w = it.weights if it.weights is not None else [1.0] * (len(it.ids) + 1)
+            if mode == "sqrt":  # BAGEL's len2weight: 1 / sqrt(targets), ids + <|im_end|>
+                it.weights = [float(x) / len(w) ** 0.5 for x in w]
+                continue
             total = float(sum(w))
             it.weights = [float(x) / total for x in w] if total > 0 else w
 
@@ -156,8 +164,11 @@ def apply_dropout(items: list[DataItem], rng: np.random.Generator, p: Dropout) -
 
 @torch.no_grad()
 def encode_vae_images(samples: list[Sample], vae: torch.nn.Module, device: torch.device,
-                      dtype: torch.dtype | None = None) -> list[list[torch.Tensor]]:
-    """Encode every :class:`VAE` item of ``samples`` with the frozen VAE (posterior mean).
+                      dtype: torch.dtype | None = None, sample: bool = False,
+                      generator: torch.Generator | None = None) -> list[list[torch.Tensor]]:
+    """Encode every :class:`VAE` item of ``samples`` with the frozen VAE: the posterior mean, or with
+    ``sample`` a draw from the posterior as BAGEL trains (``train.vae_posterior: sample``; ``generator``
+    on the VAE's device makes it reproducible).
 
     Images of equal size are encoded together in one batch (no padding, so the encoder's global
     attention never sees padding). Returns, per sample, the latents ``[C, h, w]`` of its VAE items in order.
@@ -176,7 +187,7 @@ def encode_vae_images(samples: list[Sample], vae: torch.nn.Module, device: torch
         x = torch.stack([vae_items[si][k].pixels for si, k in where]).to(device)
         if dtype is not None:
             x = x.to(dtype)
-        z = vae.encode(x).float().cpu()
+        z = (vae.encode(x, sample=True, generator=generator) if sample else vae.encode(x)).float().cpu()
         for (si, k), zi in zip(where, z, strict=True):
             out[si][k] = zi
     return out  # type: ignore[return-value]

@@ -32,17 +32,22 @@ from uare.data.images import (
     random_crop,
     resize_to,
     to_rgb3,
-    vae_pixels,
-    vit_input,
 )
-from uare.data.items import VAE, Sample, Text, ViT
+from uare.data.items import Sample, ViT
 from uare.data.mos import read_mos_table
+from uare.data.sequence import (
+    ImagePrep,
+    answer,
+    compare_sequence,
+    describe_sequence,
+    restore_sequence,
+    score_sequence,
+)
 from uare.degrade import PIPELINES, Curriculum, degrade, usm_sharpen
 from uare.degrade.record import DegradationRecord
 from uare.degrade.severity import SINGLE_CATEGORY
 from uare.quality import (
     LEVELS,
-    SCORE_QUESTION,
     TASK_CATEGORY,
     QualitySummary,
     analysis_text,
@@ -53,9 +58,9 @@ from uare.quality import (
     summarize,
     summary_from_severities,
 )
+from uare.tasks import IQA_TASKS
 
 _CATEGORY_TASK = {c: t for t, c in TASK_CATEGORY.items()}
-IQA_TASKS = ("score", "description", "compare")
 
 
 @dataclass
@@ -68,9 +73,20 @@ class Geometry:
     vit_max_side: int  # ViT patches per side
     vit_min_size: int = 0
 
+    @classmethod
+    def for_model(cls, model_cfg, vit_max_size: int, vit_min_size: int) -> Geometry:
+        """The geometry of a model config with a data config's ViT sizes (``data.vit_max_size`` / ``_min_size``)."""
+        return cls(model_cfg.latent_downsample, model_cfg.max_latent_size, model_cfg.vit.patch_size,
+                   min(model_cfg.vit_max_num_patch_per_side, vit_max_size // model_cfg.vit.patch_size),
+                   vit_min_size)
+
+    @property
+    def prep(self) -> ImagePrep:
+        """The image preparation (:class:`~uare.data.sequence.ImagePrep`) shared with inference."""
+        return ImagePrep.from_sizes(self.vit_patch, self.vit_max_side, self.latent_stride, 0, self.vit_min_size)
+
     def vit(self, img: np.ndarray) -> ViT:
-        patches, grid = vit_input(img, self.vit_patch, self.vit_max_side, self.vit_min_size)
-        return ViT(patches, grid)
+        return self.prep.vit(img)
 
 
 def _weighted(rng: np.random.Generator, weights: dict[str, float]) -> str:
@@ -132,15 +148,20 @@ class _FolderSource:
         scale = int(rng.choice(self.cfg.sr_scales)) if rng.uniform() < self.cfg.sr_prob else 1
         return degrade(img, pipeline, scale=scale, seed=rng)
 
-    def _pair_items(self, lq: np.ndarray, hq: np.ndarray) -> tuple[VAE, ViT, VAE, np.ndarray]:
-        """Snap HQ to the latent stride, bring LQ to its size, and make the three image items."""
+    def _restore_items(self, lq: np.ndarray, hq: np.ndarray, instruction: str, analysis: str | None = None,
+                       target: bool = True) -> list:
+        """Snap HQ to the latent stride, bring LQ to its size, and lay out the restoration sequence
+        (:func:`~uare.data.sequence.restore_sequence`), the analysis answer and the target image."""
         s = self.geo.latent_stride
         h, w = hq.shape[0] // s * s, hq.shape[1] // s * s
         lq_up = resize_to(to_rgb3(lq), hq.shape[:2])[:h, :w]
-        hq = to_rgb3(hq)[:h, :w]
-        vit = self.geo.vit(lq_up)
-        vit.cfg = True
-        return VAE(vae_pixels(lq_up), cfg=True), vit, VAE(vae_pixels(hq), noisy=True), lq_up
+        prep = self.geo.prep
+        items = restore_sequence(self.tok, prep, lq_up, instruction)
+        if analysis is not None:
+            items.append(answer(self.tok, analysis))
+        if target:
+            items.append(prep.vae(to_rgb3(hq)[:h, :w], noisy=True))
+        return items
 
 
 class RestorationSource(_FolderSource):
@@ -174,8 +195,7 @@ class RestorationSource(_FolderSource):
         summary = summarize(rec)
         task = pick_task(summary, rng, self.cfg.auto_prob)
         text = instruction(task, rng, scale=rec.scale)
-        vae_lq, vit_lq, vae_hq, _ = self._pair_items(lq, hq)
-        items = [vae_lq, vit_lq, Text(self.tok.encode(text), cfg=True), vae_hq]
+        items = self._restore_items(lq, hq, text)
         return Sample(items, "restoration", {"stage": stage, "scale": rec.scale, "task": task, "file": name,
                                              "instruction": text})
 
@@ -207,8 +227,7 @@ class PairedSource(_FolderSource):
         hq_c = hq[y * k:y * k + size, x * k:x * k + size]
         task = "sr" if k > 1 and rng.uniform() >= self.cfg.auto_prob else "auto"
         text = instruction(task, rng, scale=k)
-        vae_lq, vit_lq, vae_hq, _ = self._pair_items(lq_c, hq_c)
-        return Sample([vae_lq, vit_lq, Text(self.tok.encode(text), cfg=True), vae_hq], "paired",
+        return Sample(self._restore_items(lq_c, hq_c, text), "paired",
                       {"scale": k, "task": task, "file": hq_path.name, "instruction": text})
 
 
@@ -359,21 +378,22 @@ class IQASource(_FolderSource):
         img, name = self._crop(rng, self.geo.vit_patch if self.cfg.vit_native else None)
         a, sa, scale = self.views(img, rng)
         said = sa.level
+        prep = self.geo.prep
         if task == "compare":
             b, sb, _ = self.views(img, rng)
             q, ans = instruction("compare", rng), comparison_text(sa, sb, rng)
-            items = [self.geo.vit(a), self.geo.vit(b)]
+            items = compare_sequence(self.tok, prep, a, b, q)
+        elif task == "score":
+            if self.cfg.soft_levels > 0:
+                said = soft_level(sa.score, self.cfg.soft_levels, rng)
+            ans = score_answer(said)
+            items = score_sequence(self.tok, prep, a)
         else:
-            if task == "score":
-                if self.cfg.soft_levels > 0:
-                    said = soft_level(sa.score, self.cfg.soft_levels, rng)
-                q, ans = SCORE_QUESTION, score_answer(said)
-            else:
-                q, ans = instruction("assess", rng), description_text(sa, rng)
-            items = [self.geo.vit(a)]
+            q, ans = instruction("assess", rng), description_text(sa, rng)
+            items = describe_sequence(self.tok, prep, a, q)
         ids = self.tok.encode(ans)
         w = answer_weights(ids, self.level_ids, self.cfg.level_weight) if task != "compare" else None
-        items += [Text(self.tok.encode(q)), Text(ids, loss=True, weights=w)]
+        items.append(answer(self.tok, ans, w))
         return Sample(items, f"iqa_{task}", {"file": name, "level": sa.level, "score": sa.score, "said": said,
                                              "answer": ans, "crop": int(img.shape[0]), "scale": scale})
 
@@ -392,7 +412,7 @@ class MOSSource:
         row = self.rows[int(rng.integers(len(self.rows)))]
         img = self.cache.load(row.path)
         ans = score_answer(row.level)
-        items = [self.geo.vit(img), Text(self.tok.encode(SCORE_QUESTION)), Text(self.tok.encode(ans), loss=True)]
+        items = [*score_sequence(self.tok, self.geo.prep, img), answer(self.tok, ans)]
         return Sample(items, "iqa_mos", {"file": row.path.name, "mos": row.mos, "score": row.score,
                                          "level": row.level, "answer": ans})
 
@@ -415,10 +435,7 @@ class InterleavedSource(_FolderSource):
         task = pick_task(summary, rng, self.cfg.auto_prob)
         text = instruction(task, rng, scale=scale)
         analysis = analysis_text(summary, rng, task)
-        vae_lq, vit_lq, vae_hq, _ = self._pair_items(lq, img)
-        items = [vae_lq, vit_lq, Text(self.tok.encode(text), cfg=True), Text(self.tok.encode(analysis), loss=True)]
-        if self.cfg.target:
-            items.append(vae_hq)
+        items = self._restore_items(lq, img, text, analysis, self.cfg.target)
         return Sample(items, "interleaved", {"file": name, "scale": scale, "task": task, "instruction": text,
                                              "analysis": analysis, "level": summary.level,
                                              "crop": int(img.shape[0])})

@@ -23,9 +23,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from PIL import Image
 
 from uare import prompts
+from uare.data.items import VAE, Text, ViT
+from uare.data.sequence import (
+    ImagePrep,
+    compare_sequence,
+    describe_sequence,
+    restore_sequence,
+    score_sequence,
+)
 from uare.degrade.record import CATEGORIES
 from uare.errors import UareError
 from uare.infer.images import ImageInput, Prepared, finish, prepare
@@ -34,9 +41,12 @@ from uare.infer.tiling import Window, process_tiled
 from uare.io import DEFAULT_MAX_PIXELS
 from uare.limits import MAX_STEPS
 from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
-from uare.model.image_transforms import latent_patchify, latent_unpatchify, resize_to_stride, vit_patchify
+from uare.model.flow import RENORM_TYPES
+from uare.model.image_transforms import latent_patchify, latent_unpatchify
+from uare.model.sampler import FLOW_SOURCES, LEGACY_INIT, FlowSampler
 from uare.model.unified import Context
 from uare.quality import LEVELS, expected_score, level_from_score, parse_description
+from uare.tasks import ENHANCE_TASKS, TASK_CATEGORY
 
 #: Where the shipped default model lives inside the package.
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "weights" / "uare-tiny"
@@ -44,22 +54,25 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "weights" / "uare-tiny
 Progress = Callable[[str, int, int], None]
 
 
+#: the sampler settings ``inference.json`` used to keep at its top level (old folders still load)
+_FLAT_SAMPLER_KEYS = ("steps", "timestep_shift", "cfg_text", "cfg_img", "cfg_interval", "cfg_renorm", "init",
+                      "t_start", "source_noise")
+#: what the exporter copies from the training config into ``trained_with`` (and inference must agree with)
+TRAINED_WITH_KEYS = ("timestep_shift", "flow_source", "source_noise", "vit_max_size", "vit_min_size", "vit_native")
+
+
 @dataclass
 class InferenceDefaults:
-    """Sampling and tiling defaults; a model folder may override them in ``inference.json``."""
+    """Sampling and tiling defaults; a model folder may override them in ``inference.json``.
 
-    steps: int = 20
-    timestep_shift: float = 1.0
-    cfg_text: float = 1.0
-    cfg_img: float = 1.0
-    cfg_interval: tuple[float, float] = (0.0, 1.0)
-    cfg_renorm: str = "global"
-    # "noise"; "degraded": the degraded image's latent noised to t_start (SDEdit-style, any model);
-    # "source": x1 = degraded latent + source_noise x noise at t = 1, for models trained with
-    # train.flow_source: degraded (uare-tiny)
-    init: str = "noise"
-    t_start: float = 1.0
-    source_noise: float = 0.0
+    ``sampler`` owns the generation settings (:class:`~uare.model.sampler.FlowSampler`). ``trained_with``
+    records what the model was trained with (written by the exporter from the training config:
+    timestep shift, flow source, source noise, ViT input sizes); a file whose sampler or ViT sizes
+    contradict it is refused, so inference cannot drift from training.
+    """
+
+    sampler: FlowSampler = dataclasses.field(default_factory=FlowSampler)
+    trained_with: dict = dataclasses.field(default_factory=dict)
     ensemble: int = 1  # 1, 2 (+ horizontal flip) or 4 (+ vertical, + both) generations averaged
     # Colour fix (as StableSR's for diffusion SR): for degradations that keep an image's local mean
     # colour (noise, blur, JPEG, down-sampling, rain), take the output's low frequencies (Gaussian,
@@ -99,6 +112,19 @@ class InferenceDefaults:
     # model cannot improve is held back. For a small model, measured on training images, such a category
     # gets less than 1 (0 = leave it alone) so it never makes those images worse.
     strength: dict[str, float] = dataclasses.field(default_factory=dict)
+    # How images are prepared: "uare" (pad to the latent stride, the ViT transform on the image itself;
+    # outputs keep the input's size, large images are tiled), "bagel" (BAGEL's interleave_inference: the
+    # VAE transform -- long side <= 1024, short side >= 512, multiples of 16 -- first, then the ViT
+    # transform on that result; the image is generated at that size and resized back to the requested
+    # one), or "auto": bagel for BAGEL-format folders, uare otherwise.
+    image_prep: str = "auto"
+    # "mean": the VAE posterior mean (the same image always gives the same latent); "sample": a draw from
+    # the posterior, seeded by the restoration's seed, as BAGEL encodes even at inference
+    vae_posterior: str = "mean"
+
+    @property
+    def steps(self) -> int:
+        return self.sampler.steps
 
     @classmethod
     def from_folder(cls, folder: Path) -> InferenceDefaults:
@@ -115,36 +141,99 @@ class InferenceDefaults:
             raise UareError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); fix or delete the file") from None
         if not isinstance(d, dict):
             raise UareError(f"{path}: expected a JSON object of inference defaults")
-        known = {f.name for f in dataclasses.fields(cls)}
+        return cls.from_dict(d, path)
+
+    @classmethod
+    def from_dict(cls, d: dict, path: Path | str = "inference.json") -> InferenceDefaults:
+        """Validate a parsed ``inference.json`` (see :meth:`from_file`)."""
+        d = dict(d)
+        known = {f.name for f in dataclasses.fields(cls)} | set(_FLAT_SAMPLER_KEYS)
         unknown = sorted(set(d) - known)
         if unknown:
             raise UareError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        _check_types(cls(), d, path)
-        if "cfg_interval" in d:
-            d["cfg_interval"] = tuple(d["cfg_interval"])
-        if d.get("init", "noise") not in ("noise", "degraded", "source"):
-            raise UareError(f"{path}: init must be noise, degraded or source, got {d['init']!r}")
+        sampler = d.pop("sampler", {})
+        if not isinstance(sampler, dict):
+            raise UareError(f"{path}: sampler must be an object of sampler settings like {{\"steps\": 20}}")
+        flat = {k: d.pop(k) for k in _FLAT_SAMPLER_KEYS if k in d}
+        both = sorted(set(flat) & set(sampler) | ({"init"} & set(flat) if "flow_source" in sampler else set()))
+        if both:
+            raise UareError(f"{path}: {', '.join(both)} given both at the top level and in sampler; keep one")
+        if "init" in flat:  # the old name of flow_source, with the old value names
+            init = flat.pop("init")
+            if init not in LEGACY_INIT:
+                raise UareError(f"{path}: init must be noise, degraded or source, got {init!r}")
+            flat["flow_source"] = LEGACY_INIT[init]
+        sampler = {**flat, **sampler}
+        ref = FlowSampler()
+        unknown = sorted(set(sampler) - set(ref.to_dict()))
+        if unknown:
+            raise UareError(f"{path}: unknown sampler key(s) {', '.join(unknown)}; known: "
+                            f"{', '.join(ref.to_dict())}")
+        _check_types(ref, sampler, path, _SAMPLER_RANGES, "sampler.")
+        if sampler.get("flow_source", "noise") not in FLOW_SOURCES:
+            raise UareError(f"{path}: sampler.flow_source must be one of {', '.join(FLOW_SOURCES)}, got "
+                            f"{sampler['flow_source']!r}")
+        if sampler.get("cfg_renorm", "global") not in RENORM_TYPES:
+            raise UareError(f"{path}: sampler.cfg_renorm must be one of {', '.join(RENORM_TYPES)}, got "
+                            f"{sampler['cfg_renorm']!r}")
+        _check_types(cls(), d, path, _RANGES)
         bad = {k: v for k, v in d.get("strength", {}).items()
                if k not in CATEGORIES or not isinstance(v, int | float) or not 0.0 <= v <= 1.0}
         if bad:
             raise UareError(f"{path}: strength must map categories ({', '.join(CATEGORIES)}) to numbers in "
                             f"[0, 1], got {bad}")
+        for k, choices in (("image_prep", ("auto", "uare", "bagel")), ("vae_posterior", ("mean", "sample"))):
+            if d.get(k, choices[0]) not in choices:
+                raise UareError(f"{path}: {k} must be one of {', '.join(choices)}, got {d[k]!r}")
         if d.get("keep_level", "") not in ("", *LEVELS):
             raise UareError(f"{path}: keep_level must be one of {', '.join(LEVELS)} or \"\", got {d['keep_level']!r}")
-        return cls(**d)
+        out = cls(**d, sampler=FlowSampler().replace(**sampler))
+        _check_trained_with(out, path)
+        return out
+
+    def to_dict(self) -> dict:
+        """The ``inference.json`` object of these defaults (nested sampler)."""
+        d = dataclasses.asdict(self)
+        d["sampler"] = self.sampler.to_dict()
+        return d
+
+
+def _check_trained_with(d: InferenceDefaults, path: Path | str) -> None:
+    """Inference settings that must equal what the model was trained with (``trained_with``)."""
+    tw = d.trained_with
+    unknown = sorted(set(tw) - set(TRAINED_WITH_KEYS) - {"stage", "config", "step"})
+    if unknown:
+        raise UareError(f"{path}: unknown trained_with key(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(TRAINED_WITH_KEYS)}, stage, config, step")
+    s = d.sampler
+    if "flow_source" in tw:
+        ok = s.flow_source == "degraded" if tw["flow_source"] == "degraded" else s.flow_source in ("noise", "sdedit")
+        if not ok:
+            raise UareError(f"{path}: sampler.flow_source {s.flow_source} cannot sample a model trained with "
+                            f"flow_source {tw['flow_source']}; use "
+                            f"{'degraded' if tw['flow_source'] == 'degraded' else 'noise or sdedit'}")
+    pairs = [("source_noise", s.source_noise if s.flow_source == "degraded" else None),
+             ("vit_max_size", d.vit_max_size), ("vit_min_size", d.vit_min_size)]
+    for k, have in pairs:
+        if k in tw and have is not None and have != tw[k]:
+            raise UareError(f"{path}: {k} {have} differs from the {tw[k]} the model was trained with "
+                            f"(trained_with.{k}); inference must see what training saw")
 
 
 #: numeric ranges of inference.json fields: (low, high), inclusive, None = open
 _RANGES: dict[str, tuple[float | None, float | None]] = {
-    "steps": (1, MAX_STEPS), "timestep_shift": (1e-6, None), "cfg_text": (0, None), "cfg_img": (0, None),
-    "t_start": (1e-6, 1), "source_noise": (0, None), "ensemble": (1, 4), "color_fix_sigma": (0, 64),
+    "ensemble": (1, 4), "color_fix_sigma": (0, 64),
     "tile": (0, 4096), "overlap": (0, 4096), "max_untiled_side": (16, 4096), "max_analysis_tokens": (1, 4096),
     "max_description_tokens": (1, 4096), "max_compare_tokens": (1, 4096), "vit_max_size": (0, 4096),
     "vit_min_size": (1, 4096), "assess_crop": (0, 4096), "assess_crops": (1, 9), "compare_score_scale": (1e-6, None),
 }
+_SAMPLER_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "steps": (1, MAX_STEPS), "timestep_shift": (1e-6, None), "cfg_text": (0, None), "cfg_img": (0, None),
+    "t_start": (1e-6, 1), "source_noise": (0, None), "cfg_renorm_min": (0, 1),
+}
 
 
-def _check_types(defaults: InferenceDefaults, d: dict, path: Path) -> None:
+def _check_types(defaults: object, d: dict, path: Path | str, ranges: dict, prefix: str = "") -> None:
     """Each value of an inference.json must have its field's type and lie in its range."""
     import math
 
@@ -164,10 +253,10 @@ def _check_types(defaults: InferenceDefaults, d: dict, path: Path) -> None:
         else:
             ok = isinstance(v, dict)
         if not ok:
-            raise UareError(f"{path}: {k} must be {type(ref).__name__} like {ref!r}, got {v!r}")
-        lo, hi = _RANGES.get(k, (None, None))
+            raise UareError(f"{path}: {prefix}{k} must be {type(ref).__name__} like {ref!r}, got {v!r}")
+        lo, hi = ranges.get(k, (None, None))
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise UareError(f"{path}: {k} must be in [{lo}, {'inf' if hi is None else hi}], got {v!r}")
+            raise UareError(f"{path}: {prefix}{k} must be in [{lo}, {'inf' if hi is None else hi}], got {v!r}")
 
 
 class UARE:
@@ -187,6 +276,7 @@ class UARE:
         self.config = checkpoint.config
         self.defaults = defaults or InferenceDefaults()
         self.is_random = is_random
+        self._posterior_gen: torch.Generator | None = None  # vae_posterior "sample": seeded per restoration
         self._level_ids = self.tokenizer.level_ids(LEVELS)
 
     # ------------------------------------------------------------------ loading
@@ -210,7 +300,7 @@ class UARE:
                 warnings.warn(f"the shipped uare-tiny weights are missing ({DEFAULT_MODEL_DIR}): using a RANDOM tiny "
                               "model (outputs are meaningless); pass --model DIR for a real checkpoint",
                               stacklevel=2)
-                return cls(_random_default(device, dtype), InferenceDefaults(steps=8), is_random=True)
+                return cls(_random_default(device, dtype), InferenceDefaults(FlowSampler(steps=8)), is_random=True)
         from uare.hub import resolve_model
 
         folder = resolve_model(path, revision)
@@ -225,29 +315,45 @@ class UARE:
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer.encode(text)
 
-    def _vit_input(self, rgb: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
-        """Resize (aspect kept, multiples of the patch) to the ViT's grid and patchify."""
-        vit = self.config.vit
-        side = min(vit.image_size, vit.patch_size * self.config.vit_max_num_patch_per_side)
-        if self.defaults.vit_max_size:
-            side = min(side, self.defaults.vit_max_size)
-        pil = Image.fromarray(np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8))
-        small = resize_to_stride(pil, max_size=side, min_size=min(self.defaults.vit_min_size, side),
-                                 stride=vit.patch_size)
-        x = torch.from_numpy(np.asarray(small, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
-        return vit_patchify(x, vit.patch_size)
+    @property
+    def prep(self) -> ImagePrep:
+        """How images become model input (:class:`~uare.data.sequence.ImagePrep`, shared with training)."""
+        return ImagePrep.from_model(self.config, self.defaults.vit_max_size, self.defaults.vit_min_size,
+                                    bagel=self.bagel_prep)
 
-    def _with_vit(self, ctx: Context, rgb: np.ndarray) -> Context:
-        patches, grid = self._vit_input(rgb)
-        return self.model.prefill_vit(ctx, patches, grid, self.special)
+    @property
+    def bagel_prep(self) -> bool:
+        """Whether images are prepared as BAGEL prepares them (``InferenceDefaults.image_prep``)."""
+        mode = self.defaults.image_prep
+        return mode == "bagel" or (mode == "auto" and self.ck.format == "bagel")
 
-    def _encode(self, rgb: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
-        """float RGB (sides multiples of one generation token) -> latent tokens [h*w, p*p*z] and their grid."""
-        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(self.device, self.vae.encoder.conv_in.weight.dtype)
+    def _prefill(self, ctx: Context, items: list) -> tuple[Context, list[tuple[torch.Tensor, tuple[int, int]]]]:
+        """Run a built sequence (:mod:`uare.data.sequence`) into ``ctx``; returns it and the latent
+        tokens and grids of its VAE images."""
+        latents = []
+        for it in items:
+            if isinstance(it, Text):
+                ctx = self.model.prefill_text(ctx, it.ids, self.special)
+            elif isinstance(it, ViT):
+                ctx = self.model.prefill_vit(ctx, it.patches, it.grid, self.special)
+            elif isinstance(it, VAE):
+                tokens, grid = self._encode(it.pixels)
+                ctx = self.model.prefill_vae(ctx, tokens, grid, self.special)
+                latents.append((tokens, grid))
+            else:
+                raise TypeError(f"cannot prefill a {type(it).__name__}")
+        return ctx, latents
+
+    def _encode(self, pixels: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """VAE pixels ``[3, H, W]`` in [-1, 1] -> latent tokens [h*w, p*p*z] and their grid."""
+        x = pixels[None].to(self.device, self.vae.encoder.conv_in.weight.dtype)
         if self._nhwc:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
-            z = self.vae.encode(x * 2 - 1)[0].float()
+            if self.defaults.vae_posterior == "sample":
+                z = self.vae.encode(x, sample=True, generator=self._posterior_gen)[0].float()
+            else:
+                z = self.vae.encode(x)[0].float()
         p = self.config.latent_patch_size
         return latent_patchify(z, p), (z.shape[1] // p, z.shape[2] // p)
 
@@ -270,10 +376,11 @@ class UARE:
         description is written after a prefix that states both, so the text always agrees with them.
         """
         prep = image if isinstance(image, Prepared) else prepare(image, max_pixels)
-        vit_ctxs = [self._with_vit(Context(), view) for view in self._views(prep.rgb)]
+        seqs = [score_sequence(self.tokenizer, self.prep, view) for view in self._views(prep.rgb)]
+        vit_ctxs = [self._prefill(Context(), seq[:1])[0] for seq in seqs]  # the image, shared by both answers
         probs_all = []
-        for ctx_view in vit_ctxs:
-            ctx_s = self.model.prefill_text(ctx_view, self._ids(prompts.score_question()), self.special)
+        for ctx_view, seq in zip(vit_ctxs, seqs, strict=True):
+            ctx_s, _ = self._prefill(ctx_view, seq[1:])
             logits = self.model.next_token_logits(ctx_s, self._ids(prompts.SCORE_PREFIX), self.special)
             probs_all.append(torch.softmax(logits[self._level_ids], dim=0))
         probs = torch.stack(probs_all).mean(0).tolist()
@@ -283,8 +390,10 @@ class UARE:
         text, degradations = "", []
         if describe:
             # written from the first (central) view
-            text = self._write(vit_ctxs[0], prompts.describe_instruction(), prompts.description_prefix(level, score),
-                               self.defaults.max_description_tokens)
+            request = describe_sequence(self.tokenizer, self.prep, self._views(prep.rgb)[0],
+                                        prompts.describe_instruction())[1:]
+            text = self._write(self._prefill(vit_ctxs[0], request)[0], None,
+                               prompts.description_prefix(level, score), self.defaults.max_description_tokens)
             degradations = _parse_degradations(text)
         return Assessment(score, level, level_probs, degradations, text)
 
@@ -313,10 +422,10 @@ class UARE:
         views_a, views_b = self._views(pa.rgb), self._views(pb.rgb)
         first = self._ids("The first image is better")
         second = self._ids("The second image is better")
-        request = self._ids(prompts.compare_instruction())
+        request = prompts.compare_instruction()
 
         def margin(x: np.ndarray, y: np.ndarray) -> tuple[float, Context]:
-            c = self.model.prefill_text(self._with_vit(self._with_vit(Context(), x), y), request, self.special)
+            c, _ = self._prefill(Context(), compare_sequence(self.tokenizer, self.prep, x, y, request))
             return (self.model.continuation_logprob(c, first, self.special)
                     - self.model.continuation_logprob(c, second, self.special)), c
 
@@ -364,12 +473,12 @@ class UARE:
         return out
 
     # ------------------------------------------------------------------ restore
-    def _context(self, lq: np.ndarray, instr: list[int], analysis: list[int] | None) -> tuple[Context, ...]:
-        """Conditional context I, V, T(instruction)[, T(analysis)] and its two guidance variants."""
-        tokens, grid = self._encode(lq)
-        ctx_img = self.model.prefill_vae(Context(), tokens, grid, self.special)
-        ctx_img = self._with_vit(ctx_img, lq)
-        ctx = self.model.prefill_text(ctx_img, instr, self.special)
+    def _context(self, lq: np.ndarray, instr: str, analysis: list[int] | None) -> tuple[Context, ...]:
+        """Conditional context I, V, T(instruction)[, T(analysis)] (:func:`~uare.data.sequence.restore_sequence`),
+        the context of the images alone (text guidance's), and the input's latent tokens and grid."""
+        seq = restore_sequence(self.tokenizer, self.prep, lq, instr)
+        ctx_img, [(tokens, grid)] = self._prefill(Context(), seq[:2])
+        ctx, _ = self._prefill(ctx_img, seq[2:])
         if analysis is not None:
             ctx = self.model.prefill_text(ctx, analysis, self.special)
         return ctx, ctx_img, tokens, grid
@@ -383,7 +492,8 @@ class UARE:
                 analysis: str | None = None, steps: int | None = None, cfg_text: float | None = None,
                 cfg_img: float | None = None, seed: int = 0, tile: int | None = None, overlap: int | None = None,
                 timestep_shift: float | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                progress: Progress | None = None, force: bool = False) -> Restoration:
+                progress: Progress | None = None, force: bool = False, sampler: FlowSampler | None = None
+                ) -> Restoration:
         """Restore (or super-resolve by ``scale``) an image; see the module docstring for ``assess`` / ``analysis``.
 
         Images whose output side exceeds the model's untiled limit are processed in overlapping tiles
@@ -399,12 +509,13 @@ class UARE:
             raise UareError(f"unknown task {task!r}; choose from {', '.join(prompts.RESTORE_TASKS)}")
         if scale not in (1, 2, 4):
             raise UareError(f"scale must be 1, 2 or 4, got {scale}")
-        steps = int(steps if steps is not None else d.steps)
-        if steps < 1:
+        if steps is not None and int(steps) < 1:
             raise UareError(f"steps must be >= 1, got {steps}")
-        cfg_text = d.cfg_text if cfg_text is None else float(cfg_text)
-        cfg_img = d.cfg_img if cfg_img is None else float(cfg_img)
-        shift = d.timestep_shift if timestep_shift is None else float(timestep_shift)
+        sampler = (sampler or d.sampler).replace(
+            steps=None if steps is None else int(steps), cfg_text=None if cfg_text is None else float(cfg_text),
+            cfg_img=None if cfg_img is None else float(cfg_img),
+            timestep_shift=None if timestep_shift is None else float(timestep_shift))
+        steps = sampler.steps
         prep = prepare(image, max_pixels)
         h, w = prep.rgb.shape[:2]
         ho, wo = h * scale, w * scale
@@ -424,7 +535,13 @@ class UARE:
             # edge tiles stretch by up to 15 px, and must still fit the latent position table
             raise UareError(f"--tile must be a multiple of 16 and at most {limit - 16}, got {tile}")
 
-        instr = self._ids(prompts.restore_instruction(task, scale))
+        src = lq  # what is generated: the image itself, or (BAGEL's preparation) its VAE-resized copy
+        if self.bagel_prep:
+            src, tile = self.prep.vae_resize(lq), 0
+        if d.vae_posterior == "sample":
+            self._posterior_gen = torch.Generator(self.device).manual_seed(int(seed) + 1)
+        instr_text = prompts.restore_instruction(task, scale)
+        instr = self._ids(instr_text)
         assessment = self.assess(prep) if assess and analysis is None else None
         notes = list(prep.notes)
         if (assessment is not None and task == "auto" and not force and d.keep_level
@@ -441,15 +558,15 @@ class UARE:
             # the analysis is written in the restoration context itself: for a tiled image, from its
             # central tile at native resolution (what the model was trained on), then used for every
             # tile. It continues a prefix that states the assessment's level and score.
-            whole = lq if not tile else _center(lq, tile)
-            ctx, *_ = self._context(_pad(whole, tok), instr, None)
+            whole = src if not tile else _center(src, tile)
+            ctx, *_ = self._context(_pad(whole, tok), instr_text, None)
             prefix = prompts.analysis_prefix(task, assessment.level, assessment.score, scale)
             plan_text = self._write(ctx, None, prefix, d.max_analysis_tokens)
         plan = self._ids(plan_text) if plan_text is not None else None
 
         g = torch.Generator().manual_seed(int(seed))
         p = self.config.latent_patch_size
-        grid_h, grid_w = -(-ho // tok), -(-wo // tok)
+        grid_h, grid_w = -(-src.shape[0] // tok), -(-src.shape[1] // tok)
         noise = torch.randn(self.config.latent_channels, p * grid_h, p * grid_w, generator=g)
         n_tiles = 1
 
@@ -459,22 +576,15 @@ class UARE:
             if dims:
                 crop_px = np.ascontiguousarray(np.flip(crop_px, axis=dims))
                 nz = torch.flip(nz, dims=[d_ + 1 for d_ in dims])
-            ctx, ctx_img, tokens, grid = self._context(crop_px, instr, plan)
+            ctx, ctx_img, tokens, grid = self._context(crop_px, instr_text, plan)
             x = latent_patchify(nz, self.config.latent_patch_size)
-            t_start = 1.0
-            if d.init == "degraded":
-                t_start = d.t_start
-                x = (1 - t_start) * tokens.cpu() + t_start * x
-            elif d.init == "source":
-                x = tokens.cpu() + d.source_noise * x
-            guided = cfg_text > 1.0
+            x = sampler.initial_latent(x, tokens.cpu())
+            guided = sampler.guided
             cb = (lambda i, n: progress("denoise", i, n)) if progress and not tile and not dims else None
             z = self.model.generate_latents(
-                ctx, grid, self.special, num_steps=steps + 1, timestep_shift=shift, cfg_text=cfg_text,
-                cfg_img=cfg_img, cfg_interval=d.cfg_interval, renorm=d.cfg_renorm,
-                text_uncond=ctx_img if guided else None,
-                img_uncond=self._img_uncond(instr, plan) if guided and cfg_img > 1.0 else None,
-                x_init=x, t_start=t_start, callback=cb)
+                ctx, grid, self.special, sampler, text_uncond=ctx_img if guided else None,
+                img_uncond=self._img_uncond(instr, plan) if guided and sampler.cfg_img > 1.0 else None,
+                x_init=x, callback=cb)
             out_px = self._decode(z, grid)
             if d.residual_decode:  # input + D(z_out) - D(z_in): the AE's round-trip error cancels
                 out_px = np.clip(crop_px + out_px - self._decode(tokens, grid), 0.0, 1.0)
@@ -483,7 +593,7 @@ class UARE:
         flips = [(False, False), (False, True), (True, False), (True, True)][: max(1, d.ensemble)]
 
         def run(win: Window) -> np.ndarray:
-            crop = _pad(lq[win.y0:win.y1, win.x0:win.x1], tok)
+            crop = _pad(src[win.y0:win.y1, win.x0:win.x1], tok)
             gh, gw = crop.shape[0] // tok, crop.shape[1] // tok
             # tiles start on multiples of 16 px, so every tile reads the same noise at the same pixel
             nz = noise[:, win.y0 // f: win.y0 // f + p * gh, win.x0 // f: win.x0 // f + p * gw]
@@ -500,7 +610,11 @@ class UARE:
             out, n_tiles = process_tiled((ho, wo, 3), run, tile, min(overlap, tile - 16), 16, tile_progress,
                                          stats=tstats)
         else:
-            out = run(Window(0, ho, 0, wo))
+            out = run(Window(0, src.shape[0], 0, src.shape[1]))
+            if out.shape[:2] != (ho, wo):  # BAGEL's preparation: back to the requested size
+                out = np.clip(cv2.resize(out, (wo, ho), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
+                notes.append(f"generated at {src.shape[1]}x{src.shape[0]} (BAGEL's VAE transform), resized to "
+                             f"{wo}x{ho}")
         strength = _strength(d.strength, task, assessment, plan_text)
         if strength < 1.0:
             out = lq + strength * (out - lq)
@@ -517,8 +631,8 @@ class UARE:
 
     def enhance(self, image: ImageInput, task: str = "lowlight", **kw) -> Restoration:
         """Enhancement (``lowlight`` or ``dehaze``): a restoration with that task."""
-        if task not in ("lowlight", "dehaze"):
-            raise UareError(f"enhance takes --task lowlight or dehaze, got {task!r}")
+        if task not in ENHANCE_TASKS:
+            raise UareError(f"enhance takes --task {' or '.join(ENHANCE_TASKS)}, got {task!r}")
         return self.restore(image, task=task, **kw)
 
     # ------------------------------------------------------------------ batches
@@ -544,7 +658,7 @@ MEAN_CHANGING = frozenset({"lowlight", "haze"})  # categories whose removal chan
 
 def _keeps_mean(task: str, assessment: Assessment | None, plan_text: str | None) -> bool:
     """Whether restoring ``task`` should keep the input's low-frequency colour (see ``color_fix_sigma``)."""
-    if task in ("lowlight", "dehaze"):
+    if TASK_CATEGORY.get(task) in MEAN_CHANGING:
         return False
     if task != "auto":
         return True
@@ -562,8 +676,6 @@ def _strength(table: dict[str, float], task: str, assessment: Assessment | None,
     """The blend factor of :attr:`InferenceDefaults.strength` for this restoration (1 = the model's output)."""
     if not table:
         return 1.0
-    from uare.quality import TASK_CATEGORY
-
     if task != "auto":
         cats = {TASK_CATEGORY[task]}
     else:

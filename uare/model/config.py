@@ -138,7 +138,9 @@ class UAREConfig:
     max_latent_size: int = 64
     vit_max_num_patch_per_side: int = 70
     connector_act: str = "gelu_pytorch_tanh"
-    timestep_shift: float = 1.0  # training-time shift of t; inference passes its own
+    # the shift of the flow times these weights were trained with (the trainer writes train.timestep_shift
+    # here; a record, read by nothing: sampling takes its settings from inference.json's sampler)
+    timestep_shift: float = 1.0
     # uare-tiny only (BAGEL: 1.0, the exact BAGEL function): scale of the fixed 2-D sin-cos table added
     # to the connector output of every ViT row. Its rows have norm sqrt(D / 2) (11.3 at D = 256) while a
     # small, freshly trained connector outputs ~1, so at 1.0 the rows entering a tiny LLM are 99 %

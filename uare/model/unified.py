@@ -25,9 +25,10 @@ from torch import nn
 
 from uare.model.config import UAREConfig
 from uare.model.embeddings import MLPConnector, PositionEmbedding, TimestepEmbedder
-from uare.model.flow import euler_sample, flow_target, guide, noisy_latents, sampling_schedule
+from uare.model.flow import euler_sample, flow_target, guide, noisy_latents
 from uare.model.mot import LayerCache, MoTForCausalLM
 from uare.model.packing import PackedBatch
+from uare.model.sampler import FlowSampler
 from uare.model.siglip import SiglipVisionModel
 
 
@@ -279,6 +280,10 @@ class UAREModel(nn.Module):
         The segment starts with ``<|im_start|>`` (+ ``prefix``) and stops on ``<|im_end|>``, which is fed
         too, so the returned context holds the closed segment: later image generation attends to it.
         ``<|im_end|>`` is banned for the first ``min_new_tokens`` tokens.
+
+        ``max_new_tokens`` is the number of tokens written at most (``<|im_end|>`` not counted). BAGEL's
+        ``max_length`` = N writes at most N - 1: its ids start with ``<|im_start|>`` and its last argmax
+        is dropped. So BAGEL's ``max_length`` N is ``max_new_tokens`` N - 1 here (docs/bagel.md).
         """
         toks = [special.bos, *(prefix or [])]
         pos = torch.arange(ctx.next_pos, ctx.next_pos + len(toks), device=self.device)
@@ -312,35 +317,34 @@ class UAREModel(nn.Module):
         return GeneratedText(out, cur, finished)
 
     @torch.no_grad()
-    def generate_latents(self, ctx: Context, grid: tuple[int, int], special, num_steps: int = 50,
-                         timestep_shift: float = 3.0, cfg_text: float = 1.0, cfg_img: float = 1.0,
-                         cfg_interval: tuple[float, float] = (0.0, 1.0), renorm: str = "global",
-                         renorm_min: float = 0.0, text_uncond: Context | None = None,
-                         img_uncond: Context | None = None, generator: torch.Generator | None = None,
-                         x_init: torch.Tensor | None = None, t_start: float = 1.0, callback=None) -> torch.Tensor:
-        """Sample latent tokens [h*w, p*p*C] by the shifted Euler sampler with three-context guidance.
+    def generate_latents(self, ctx: Context, grid: tuple[int, int], special, sampler: FlowSampler | None = None,
+                         text_uncond: Context | None = None, img_uncond: Context | None = None,
+                         generator: torch.Generator | None = None, x_init: torch.Tensor | None = None,
+                         callback=None) -> torch.Tensor:
+        """Sample latent tokens [h*w, p*p*C] with ``sampler`` (:class:`~uare.model.sampler.FlowSampler`,
+        default settings when None): the shifted Euler sampler with three-context guidance.
 
         The contexts are computed once (their KV caches); each step runs only the noisy block against
         them. Guidance applies while ``cfg_interval[0] < t <= cfg_interval[1]``, and an unconditional
-        pass runs only when its scale is above 1. ``x_init`` replaces the initial Gaussian draw
-        (``torch.randn(h*w, p*p*C)`` from ``generator`` on the CPU, as BAGEL draws it); with
-        ``t_start`` < 1 the sampler starts part-way, ``x_init`` then being a partly noised latent.
+        pass runs only when its scale is above 1. ``x_init`` is the latent at the sampler's start time
+        (:meth:`FlowSampler.initial_latent`); without it the start is ``torch.randn(h*w, p*p*C)`` from
+        ``generator`` on the CPU, as BAGEL draws it.
         """
+        s = sampler if sampler is not None else FlowSampler()
         n = grid[0] * grid[1]
         if x_init is None:
             x_init = torch.randn(n, self.config.patch_latent_dim, generator=generator)
         x = x_init.to(self.device, torch.float32)
-        ts = sampling_schedule(num_steps, timestep_shift, t_start)
 
         def v_of(xt: torch.Tensor, t: float) -> torch.Tensor:
             v_c = self.velocity(ctx, xt, t, grid, special)
-            if not (cfg_interval[0] < t <= cfg_interval[1]) or cfg_text <= 1.0 or text_uncond is None:
+            if not s.guides_at(t) or text_uncond is None:
                 return v_c
             v_t = self.velocity(text_uncond, xt, t, grid, special)
-            v_i = self.velocity(img_uncond, xt, t, grid, special) if cfg_img > 1.0 and img_uncond else None
-            return guide(v_c, v_t, v_i, cfg_text, cfg_img, renorm, renorm_min)
+            v_i = self.velocity(img_uncond, xt, t, grid, special) if s.cfg_img > 1.0 and img_uncond else None
+            return guide(v_c, v_t, v_i, s.cfg_text, s.cfg_img, s.cfg_renorm, s.cfg_renorm_min)
 
-        return euler_sample(v_of, x, ts, callback)
+        return euler_sample(v_of, x, s.timesteps(), callback)
 
     def num_parameters(self) -> dict[str, int]:
         """Parameter counts per component and per expert."""

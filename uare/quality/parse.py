@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from uare.quality.levels import LEVELS
 from uare.quality.templates import HEADERS
 from uare.quality.words import find_degradations
+from uare.tasks import TASKS
 
 _LEVEL_RE = re.compile(rf"\b({'|'.join(LEVELS)})\b", re.IGNORECASE)
 _SCORE_RE = re.compile(r"(?<![\d.])(\d(?:\.\d+)?)\s*/\s*5(?!\d)")
@@ -30,18 +31,9 @@ _COMPARE_RE = re.compile(
     r"\b(?:two|both|compare|comparison|between)\b|\b(?:first|second) (?:image|one|photo|picture)\b|\bimage [ab]\b",
     re.IGNORECASE,
 )
-_TASK_RES: dict[str, re.Pattern[str]] = {
-    "sr": re.compile(
-        r"upscal|super-?resol|upsampl|enlarg|resolution|\d\s*[×x](?![a-z0-9])|×\s*\d|\d+ times larger|factor of \d",
-        re.IGNORECASE,
-    ),
-    "denoise": re.compile(r"nois|grain", re.IGNORECASE),
-    "deblur": re.compile(r"blur|sharpen|out of focus|defocus|camera shake", re.IGNORECASE),
-    "jpeg": re.compile(r"jpeg|compress|block", re.IGNORECASE),
-    "lowlight": re.compile(r"bright|dark|underexpos|low-?light|lighting|exposure", re.IGNORECASE),
-    "dehaze": re.compile(r"haz|fog|mist|smog", re.IGNORECASE),
-    "derain": re.compile(r"\b(?:de)?rain", re.IGNORECASE),
-}
+#: the request words of each task (:data:`uare.tasks.TASKS`), in table order
+_TASK_RES: dict[str, re.Pattern[str]] = {t.name: re.compile(t.request, re.IGNORECASE)
+                                          for t in TASKS.values() if t.request}
 _AUTO_RE = re.compile(r"restor|enhanc|improv|\bfix|repair|clean|analy[sz]", re.IGNORECASE)
 _ASSESS_RE = re.compile(r"\brat(?:e|ing)\b|quality|assess|score|evaluat|judge|describe", re.IGNORECASE)
 

@@ -24,32 +24,11 @@ import numpy as np
 
 from uare.quality.summary import QualitySummary, summary_from_severities
 from uare.quality.words import noun
+from uare.tasks import INSTRUCTION_POOLS, RESTORE_TASKS, TASK_CATEGORY
 
-#: Tasks an instruction can ask for. ``assess`` and ``compare`` are IQA only.
-TASKS: tuple[str, ...] = (
-    "auto",
-    "sr",
-    "denoise",
-    "deblur",
-    "jpeg",
-    "lowlight",
-    "dehaze",
-    "derain",
-    "assess",
-    "compare",
-)
-#: Tasks that produce an image, hence an analysis with an enhancement plan.
-RESTORE_TASKS: tuple[str, ...] = TASKS[:8]
-#: Single-purpose task -> the category it removes.
-TASK_CATEGORY: dict[str, str] = {
-    "sr": "lowres",
-    "denoise": "noise",
-    "deblur": "blur",
-    "jpeg": "jpeg",
-    "lowlight": "lowlight",
-    "dehaze": "haze",
-    "derain": "rain",
-}
+#: Tasks an instruction can ask for (the instruction pools; :mod:`uare.tasks` is the task table).
+#: ``assess`` and ``compare`` are IQA only.
+TASKS: tuple[str, ...] = INSTRUCTION_POOLS
 #: Order in which the plan removes degradations (see the module docstring).
 PLAN_ORDER: tuple[str, ...] = ("rain", "haze", "lowlight", "noise", "jpeg", "ringing", "blur", "lowres")
 #: The four headers of an analysis, one part per line, in this order.

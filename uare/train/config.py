@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from uare.data.config import SOURCE_KINDS, DataConfig
+from uare.data.items import CE_NORMS
 from uare.errors import UareError
 
 
@@ -82,6 +83,9 @@ class TrainSection:
     # ``source_noise`` x noise (see uare.model.packing.degraded_source); inference must match it.
     flow_source: str = "noise"
     source_noise: float = 0.0
+    # "mean": VAE latents are the posterior mean (uare's default: one image, one latent); "sample": a
+    # posterior draw per image and step, as BAGEL trains
+    vae_posterior: str = "mean"
     ema_decay: float = 0.9999
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     gradient_checkpointing: bool = False
@@ -216,6 +220,7 @@ def _check(cfg: TrainConfig) -> None:
     need(cfg.train.packed_attention in ("auto", "loop", "flex"), "train.packed_attention: expected auto, loop or flex")
     need(cfg.train.flow_source in ("noise", "degraded"), "train.flow_source: expected noise or degraded")
     need(cfg.train.source_noise >= 0, "train.source_noise: must be >= 0")
+    need(cfg.train.vae_posterior in ("mean", "sample"), "train.vae_posterior: expected mean or sample")
     need(cfg.train.max_seconds >= 0, "train.max_seconds must be >= 0")
     need(0 <= cfg.train.threads <= 1024, f"train.threads must be 0 (torch's default) or a thread count, got {cfg.train.threads}")
     need(cfg.train.und_lr_scale >= 0, "train.und_lr_scale must be >= 0")
@@ -247,7 +252,7 @@ def _check(cfg: TrainConfig) -> None:
         need(s.level_weight > 0, f"data.sources.{i}.level_weight must be > 0")
         need(0.0 <= s.clean_prob <= 1.0 and 0.0 <= s.auto_prob <= 1.0,
              f"data.sources.{i}.clean_prob and auto_prob must be in [0, 1]")
-    need(cfg.data.ce_norm in ("token", "item"), "data.ce_norm: expected token or item")
+    need(cfg.data.ce_norm in CE_NORMS, f"data.ce_norm: expected {', '.join(CE_NORMS)}")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -1,11 +1,17 @@
 """Export a trained checkpoint folder as a release: weights cast (fp16 by default), inference defaults added.
 
-    python -m uare.train.export runs/tiny/stage2/final uare/weights/uare-tiny \\
-        --dtype fp16 --inference configs/tiny/inference.json
+    python -m uare.train.export runs/tiny/stage2c/final uare/weights/uare-tiny \\
+        --dtype fp16 --train-config configs/tiny/stage2_iqa.yaml --inference configs/tiny/inference.json
+    python -m uare.train.export --inference-only uare/weights/uare-tiny \\
+        --train-config configs/tiny/stage2_iqa.yaml --inference configs/tiny/inference.json
 
 The output is an ordinary uare checkpoint folder (config.json, model.safetensors, ae.safetensors,
-tokenizer.json) plus ``inference.json`` (:class:`uare.infer.pipeline.InferenceDefaults` overrides),
-written atomically; an existing folder is replaced only with ``--overwrite`` (its ``*.md`` files, the
+tokenizer.json) plus ``inference.json`` (:class:`uare.infer.pipeline.InferenceDefaults`): what the model
+was trained with (the flow source, source noise and timestep shift of the sampler, the ViT input sizes,
+recorded under ``trained_with``) comes from the training config -- the one given, or the
+``inference.json`` the trainer wrote into its ``final`` folder -- and ``--inference`` adds the choices made
+for inference alone (steps, tiling, guidance, strengths); a choice that contradicts training is refused.
+Written atomically; an existing folder is replaced only with ``--overwrite`` (its ``*.md`` files, the
 model card, are kept). The autoencoder stays fp32 (it is 1 M parameters; decoding precision is worth
 more than its 2 MB).
 """
@@ -16,20 +22,87 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from uare.errors import UareError
 from uare.model.checkpoint import load_checkpoint, save_checkpoint
+from uare.train.config import TrainConfig, load_config
+
+
+def trained_with(cfg: TrainConfig) -> dict[str, Any]:
+    """What inference must agree with, from a training config (``inference.json``'s ``trained_with``)."""
+    iqa = [s for s in cfg.data.sources if s.kind == "iqa"]
+    return {"config": cfg.name, "stage": cfg.stage, "timestep_shift": float(cfg.train.timestep_shift),
+            "flow_source": cfg.train.flow_source, "source_noise": float(cfg.train.source_noise),
+            "vit_max_size": int(cfg.data.vit_max_size), "vit_min_size": int(cfg.data.vit_min_size),
+            "vit_native": bool(iqa) and all(s.vit_native for s in iqa)}
+
+
+def inference_from_training(cfg: TrainConfig | dict, choices: dict | None = None, where: str = "inference.json"
+                            ) -> dict[str, Any]:
+    """The ``inference.json`` of a model trained with ``cfg`` (a config, or a ``trained_with`` record):
+    the sampler's flow source, source noise and (as its default) timestep shift, and the ViT sizes come
+    from training; ``choices`` (an inference.json without ``trained_with``) add the rest. Validated."""
+    from uare.infer.pipeline import InferenceDefaults
+
+    tw = dict(cfg) if isinstance(cfg, dict) else trained_with(cfg)
+    choices = dict(choices or {})
+    if "trained_with" in choices:
+        raise UareError(f"{where}: trained_with is written from the training config; remove it from the choices")
+    sampler = {"timestep_shift": tw["timestep_shift"], "flow_source": tw["flow_source"],
+               "source_noise": tw["source_noise"]}
+    sampler.update(choices.pop("sampler", {}))
+    out = {"sampler": sampler, "vit_max_size": tw["vit_max_size"], "vit_min_size": tw["vit_min_size"],
+           "assess_native": tw["vit_native"], **choices, "trained_with": tw}
+    InferenceDefaults.from_dict(out, where)
+    return out
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        d = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise UareError(f"{path}: cannot read it as JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise UareError(f"{path}: expected a JSON object")
+    return d
+
+
+def release_inference(src: Path | None, train_config: Path | TrainConfig | None, inference: Path | None
+                      ) -> dict | None:
+    """The release's inference.json: training facts from ``train_config`` (or ``src/inference.json``'s
+    ``trained_with``), choices from ``inference``; None when there is neither."""
+    choices = _read_json(inference) if inference is not None else None
+    if train_config is not None:
+        cfg = load_config(train_config) if isinstance(train_config, str | Path) else train_config
+        return inference_from_training(cfg, choices, str(inference or "inference.json"))
+    base = src / "inference.json" if src is not None else None
+    if base is not None and base.is_file() and "trained_with" in (b := _read_json(base)):
+        return inference_from_training(b["trained_with"], choices, str(inference or base))
+    if choices is not None:  # a model without a training record: the choices alone
+        from uare.infer.pipeline import InferenceDefaults
+
+        InferenceDefaults.from_dict(choices, str(inference))
+    return choices
+
+
+def write_inference(folder: Path, data: dict) -> Path:
+    """Write ``folder/inference.json`` atomically (readable by every user)."""
+    from uare.io.atomic import write_json_atomic
+
+    path = write_json_atomic(Path(folder) / "inference.json", data, overwrite=True)
+    path.chmod(0o644)
+    return path
 
 
 def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = None,
-           overwrite: bool = False, weights: str = "model") -> dict[str, int]:
+           overwrite: bool = False, weights: str = "model", train_config: Path | TrainConfig | None = None
+           ) -> dict[str, int]:
     """Write the release folder; returns the file sizes in bytes.
 
     ``src`` is a uare checkpoint folder; a training checkpoint (``<run>/checkpoints/step_N``, or its
     ``latest`` file) also holds the EMA weights, which ``weights="ema"`` exports instead of the raw ones.
     """
-    from uare.infer.pipeline import InferenceDefaults
-
     src = Path(src)
     if src.name == "latest" and src.is_file():
         src = src.parent / src.read_text().strip()
@@ -37,8 +110,7 @@ def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = N
         raise UareError(f"weights must be model or ema, got {weights!r}")
     if weights == "ema" and not (src / "ema.safetensors").is_file():
         raise UareError(f"{src}: no ema.safetensors (not a training checkpoint); export its model weights instead")
-    if inference is not None:
-        InferenceDefaults.from_file(inference)  # fail before writing anything
+    inf = release_inference(src, train_config, inference)  # fails before anything is written
     if dst.exists() and not overwrite:
         raise UareError(f"{dst}: already exists; pass --overwrite to replace it")
     ck = load_checkpoint(src, device="cpu", dtype="fp32")
@@ -54,8 +126,8 @@ def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = N
                     metadata={"exported_from": str(src)})
     # keep the AE as trained (fp32): the source file, bit for bit
     shutil.copyfile(src / "ae.safetensors", tmp / "ae.safetensors")
-    if inference is not None:
-        shutil.copyfile(inference, tmp / "inference.json")
+    if inf is not None:
+        write_inference(tmp, inf)
     if dst.exists():
         for doc in dst.glob("*.md"):  # the model card is written by hand: keep it
             shutil.copyfile(doc, tmp / doc.name)
@@ -69,16 +141,33 @@ def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = N
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("src", type=Path, help="trained checkpoint folder (e.g. runs/tiny/stage2/final)")
-    ap.add_argument("dst", type=Path, help="release folder (e.g. uare/weights/uare-tiny)")
+    ap.add_argument("src", type=Path, help="trained checkpoint folder (e.g. runs/tiny/stage2/final); with "
+                    "--inference-only the release folder whose inference.json is rewritten")
+    ap.add_argument("dst", type=Path, nargs="?", help="release folder (e.g. uare/weights/uare-tiny)")
+    ap.add_argument("--train-config", type=Path, default=None,
+                    help="the training config the weights came from (default: src/inference.json's record)")
+    ap.add_argument("--inference-only", action="store_true",
+                    help="only (re)write SRC/inference.json from --train-config and --inference")
     ap.add_argument("--dtype", default="fp16", choices=["fp32", "fp16", "bf16"])
     ap.add_argument("--inference", type=Path, default=None, help="inference.json to ship with the weights")
     ap.add_argument("--overwrite", action="store_true")
     ap.add_argument("--weights", default="model", choices=["model", "ema"],
                     help="a training checkpoint's raw (model) or EMA weights (default: model)")
     args = ap.parse_args(argv)
+    if args.inference_only:
+        try:
+            inf = release_inference(args.src, args.train_config, args.inference)
+            if inf is None:
+                raise UareError("--inference-only needs --train-config or --inference")
+            print(write_inference(args.src, inf))
+        except UareError as e:
+            raise SystemExit(f"error: {e}") from None
+        return 0
+    if args.dst is None:
+        ap.error("the release folder DST is required (unless --inference-only)")
     try:
-        sizes = export(args.src, args.dst, args.dtype, args.inference, args.overwrite, args.weights)
+        sizes = export(args.src, args.dst, args.dtype, args.inference, args.overwrite, args.weights,
+                       args.train_config)
     except UareError as e:
         raise SystemExit(f"error: {e}") from None
     print(json.dumps({"out": str(args.dst), "bytes": sizes, "total_mb": round(sum(sizes.values()) / 2**20, 2)}))

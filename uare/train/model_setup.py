@@ -173,7 +173,7 @@ def load_initial(init: InitConfig, device: torch.device, out: Path) -> Checkpoin
 
 
 #: top-level model config fields ``init.config`` may change on a loaded checkpoint (they change no shape)
-CONFIG_OVERRIDES = ("vit_pos_scale", "timestep_shift")
+CONFIG_OVERRIDES = ("vit_pos_scale",)
 
 
 def apply_config_overrides(cfg: UAREConfig, overrides: dict[str, float]) -> None:

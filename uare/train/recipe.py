@@ -112,11 +112,11 @@ def run(configs: Path, data: list[str], out: Path, budget: float = 480.0, vae: P
             raise UareError(f"phase {name} ended without exporting its weights")
         results.append(PhaseResult(name, round(time.perf_counter() - t0, 1), res.step,
                                    round(res.losses[-1], 5) if res.losses else None, str(res.final)))
-        prev = res.final
+        prev, last_cfg = res.final, cfg
     inference = inference or (ROOT / "configs" / "tiny" / "inference.json")
     release = out / "uare-tiny"
     sizes = export(prev, release, dtype="fp32" if micro else "fp16",
-                   inference=inference if inference.is_file() else None, overwrite=True)
+                   inference=inference if inference.is_file() else None, overwrite=True, train_config=last_cfg)
     dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     summary = {"device": dev, "torch": torch.__version__, "budget_s": budget, "micro": micro,
                "seconds": round(time.perf_counter() - t_all, 1), "phases": [r.__dict__ for r in results],

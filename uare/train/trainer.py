@@ -127,6 +127,8 @@ class Trainer:
         barrier(env)
         ck = load_initial(cfg.init, torch.device("cpu"), self.out)
         self.model, self.vae, self.tok, self.model_cfg = ck.model, ck.vae, ck.tokenizer, ck.config
+        # config.json records the flow-time shift these weights are trained with (it computes nothing)
+        self.model_cfg.timestep_shift = float(cfg.train.timestep_shift)
         self.tok_src = ck.path
         self.trainable = set_trainable(self.model, self.stage)
         self.frozen_names = [n for n, _ in self.model.named_parameters() if n not in set(self.trainable)]
@@ -193,8 +195,12 @@ class Trainer:
     def _prepare(self, pack) -> tuple[Any, torch.Tensor | None, int, int]:
         """VAE-encode a pack, draw its flow times and noise, and pack it into one batch."""
         g = torch.Generator().manual_seed(_seed_int(self.cfg.seed, self.env.rank, pack.index, 1))
-        latents = encode_vae_images(pack.samples, self.vae, self.env.device,
-                                    next(self.vae.parameters()).dtype)
+        posterior = None
+        if self.cfg.train.vae_posterior == "sample":  # its own stream: the other draws stay as with "mean"
+            posterior = torch.Generator(self.env.device).manual_seed(
+                _seed_int(self.cfg.seed, self.env.rank, pack.index, 2))
+        latents = encode_vae_images(pack.samples, self.vae, self.env.device, next(self.vae.parameters()).dtype,
+                                    sample=posterior is not None, generator=posterior)
         shift = self.cfg.train.timestep_shift
 
         def t_of() -> float:
@@ -304,6 +310,12 @@ class Trainer:
         vae = self.vae.float().cpu()
         path = save_checkpoint(self.out / "final", m, vae, self.tok, fmt="uare", overwrite=True,
                                metadata={"train_step": str(step), "weights": self.cfg.checkpoint.export})
+        # what inference must sample with, from this run's config (the release exporter builds on it)
+        from uare.train.export import inference_from_training, write_inference
+
+        inference = inference_from_training(self.cfg)
+        inference["trained_with"]["step"] = int(step)
+        write_inference(path, inference)
         self.vae.to(self.env.device)
         return path
 

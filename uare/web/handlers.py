@@ -27,6 +27,7 @@ import numpy as np
 from uare.errors import ImageReadError, UareError
 from uare.io import read_image, to_uint8
 from uare.limits import MAX_STEPS
+from uare.tasks import RESTORE_TASKS
 
 #: Default largest image accepted by the demo (width * height): 4 megapixels keeps a CPU demo responsive.
 DEFAULT_DEMO_MAX_PIXELS = 4_000_000
@@ -34,7 +35,7 @@ DEFAULT_DEMO_MAX_PIXELS = 4_000_000
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 #: Most files one "Assess" request may hold.
 MAX_BATCH = 32
-TASKS: tuple[str, ...] = ("auto", "sr", "denoise", "deblur", "jpeg", "lowlight", "dehaze", "derain")
+TASKS: tuple[str, ...] = RESTORE_TASKS
 LEVEL_ORDER: tuple[str, ...] = ("bad", "poor", "fair", "good", "excellent")
 MAX_PLAN_CHARS = 4000
 
