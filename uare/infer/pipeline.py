@@ -539,7 +539,7 @@ def _pad(rgb: np.ndarray, unit: int) -> np.ndarray:
     return np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode=mode)
 
 
-MEAN_CHANGING = frozenset({"lowlight", "haze"})  # categories whose removal changes the mean colour
+from uare.degrade.types import MEAN_CHANGING  # noqa: E402  categories whose removal changes the mean colour
 
 
 def _keeps_mean(task: str, assessment: Assessment | None, plan_text: str | None) -> bool:
