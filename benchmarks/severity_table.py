@@ -1,6 +1,7 @@
 """Mean PSNR (RGB, 8-bit) of every single degradation type at every severity level on a folder.
 
 The calibration check of :mod:`uare.degrade.severity`: each row must fall strictly with the level.
+Every type of the degradation table (uare/degrade/types.py), opt-in ones too.
 Default folder: ../shared/datasets/test/Kodak24 (scikit-image photos when it is absent).
 
     python benchmarks/severity_table.py [--images DIR] [--seed 0] [--json OUT.json]
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from uare.degrade import SINGLE_TYPES, single
+from uare.degrade import TYPES, single
 
 DEFAULT = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "test" / "Kodak24"
 
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     images = load(args.images)
     t0 = time.perf_counter()
     table: dict[str, list[float]] = {}
-    for t in SINGLE_TYPES:
+    for t in TYPES:
         table[t] = []
         for level in range(1, 6):
             vals = [psnr(single(img, t, level, seed=args.seed + i)[0], img) for i, img in enumerate(images.values())]

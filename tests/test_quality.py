@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from uare.degrade.record import CATEGORIES, DegradationRecord, Step
+from uare.degrade.types import CATEGORY_TABLE
 from uare.quality import (
     LEVELS,
     PLAN_ORDER,
@@ -50,16 +51,8 @@ from uare.quality import (
 )
 from uare.quality import templates as T
 
-KINDS: dict[str, tuple[str, ...]] = {
-    "rain": ("streaks",),
-    "haze": ("atmospheric",),
-    "blur": ("gaussian", "motion", "defocus", "generalized", "plateau"),
-    "lowres": ("downsample",),
-    "lowlight": ("exposure",),
-    "noise": ("gaussian", "poisson", "sensor"),
-    "ringing": ("sinc",),
-    "jpeg": ("jpeg",),
-}
+# Every kind a step of each category may carry, from the degradation table.
+KINDS: dict[str, tuple[str, ...]] = {c.name: c.kinds for c in CATEGORY_TABLE}
 # Severities at and around every word boundary, besides uniform draws.
 EDGES = (0.0, 0.49, 0.5, 1.0, 1.49, 1.5, 2.0, 2.5, 2.7, 3.0, 3.49, 3.5, 4.0, 4.49, 4.5, 5.0)
 N_SAMPLES = 3000

@@ -79,10 +79,11 @@ def _ext(text: str) -> str:
 
 def _known_types() -> str:
     try:
-        from uare.degrade import SINGLE_TYPES
+        from uare.degrade.types import DEFAULT_TYPES, OPT_IN_TYPES
     except ImportError:  # help must work even if the engine is broken or absent
         return ""
-    return f": {', '.join(SINGLE_TYPES)}"
+    opt_in = f"; only when named: {', '.join(OPT_IN_TYPES)}" if OPT_IN_TYPES else ""
+    return f": {', '.join(DEFAULT_TYPES)}{opt_in}"
 
 
 def build_parser() -> argparse.ArgumentParser:

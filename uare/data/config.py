@@ -49,6 +49,11 @@ class SourceConfig:
     # balance_by category: relative weight of each category of single degradations (default 1 each),
     # e.g. {jpeg: 3} when the model is slow to learn one of them
     category_weights: dict[str, float] = field(default_factory=dict)
+    # restoration / iqa / interleaved: degradation types drawn at random besides the default pool (the
+    # types of the first release, uare.degrade.types), e.g. [salt_pepper]: they join the single and multi
+    # draws (and the curriculum's), and balance_by category draws their category too (weight 1 unless
+    # category_weights says otherwise). Empty (the default) keeps every seeded draw of a config as it was.
+    extra_types: list[str] = field(default_factory=list)
     # iqa score answers: the level word is drawn from a Gaussian over the five level values around the
     # view's score (this sigma, 0 = its level), so the expected CE is that of a soft label and the
     # model's expected score regresses the score itself rather than the bin it falls in.

@@ -45,7 +45,7 @@ from uare.data.sequence import (
 )
 from uare.degrade import PIPELINES, Curriculum, degrade, usm_sharpen
 from uare.degrade.record import DegradationRecord
-from uare.degrade.severity import SINGLE_CATEGORY
+from uare.degrade.types import TYPE_CATEGORY, pool_types
 from uare.quality import (
     LEVELS,
     TASK_CATEGORY,
@@ -135,6 +135,7 @@ class _FolderSource:
         for p in cfg.pipelines:
             if p not in PIPELINES:
                 raise DataError(f"unknown pipeline {p!r}; choose from {', '.join(PIPELINES)}")
+        self.pool = _pool(cfg)
 
     def _crop(self, rng: np.random.Generator, stride: int | None = None) -> tuple[np.ndarray, str]:
         path = self.files[int(rng.integers(len(self.files)))]
@@ -146,7 +147,7 @@ class _FolderSource:
         if pipeline == "realesrgan":
             return degrade(img, "realesrgan", scale=self.cfg.realesrgan_scale, seed=rng)
         scale = int(rng.choice(self.cfg.sr_scales)) if rng.uniform() < self.cfg.sr_prob else 1
-        return degrade(img, pipeline, scale=scale, seed=rng)
+        return degrade(img, pipeline, scale=scale, seed=rng, pool=self.pool)
 
     def _restore_items(self, lq: np.ndarray, hq: np.ndarray, instruction: str, analysis: str | None = None,
                        target: bool = True) -> list:
@@ -175,7 +176,8 @@ class RestorationSource(_FolderSource):
         c = curriculum or CurriculumConfig()
         self.usm_gt = c.usm_gt
         self.curriculum = Curriculum(c.single_steps, c.multi_steps, c.highorder_steps, c.factor, c.severity_start,
-                                     c.severity_end, c.ramp, c.sr_prob, tuple(c.sr_scales), c.highorder_scale)
+                                     c.severity_end, c.ramp, c.sr_prob, tuple(c.sr_scales), c.highorder_scale,
+                                     pool=self.pool)
 
     def degrade(self, img: np.ndarray, rng: np.random.Generator, step: int
                 ) -> tuple[np.ndarray, DegradationRecord, str]:
@@ -240,8 +242,16 @@ def _same_size(out: np.ndarray, like: np.ndarray) -> np.ndarray:
 _TARGET_SEVERITY: dict[int, tuple[int, ...]] = {0: (5, 4), 1: (4, 3, 5), 2: (3, 2, 4), 3: (2, 1, 3), 4: (1,)}
 #: the same for ``balance_by: level`` (the first sampler)
 _LEVEL_SEVERITY: dict[int, tuple[int, ...]] = {0: (4, 5), 1: (3, 4), 2: (2, 3), 3: (1, 2), 4: (1,)}
-#: categories a single degradation is drawn from (uniformly, then a type of the category)
-_SINGLE_CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(SINGLE_CATEGORY.values()))
+
+
+def _pool(cfg: SourceConfig) -> tuple[str, ...] | None:
+    """The types a source draws from: ``None`` (the default pool) unless ``extra_types`` adds some."""
+    if not cfg.extra_types:
+        return None
+    try:
+        return pool_types(cfg.extra_types)
+    except ValueError as e:
+        raise DataError(f"extra_types: {e}") from None
 
 
 class _Views:
@@ -257,6 +267,10 @@ class _Views:
 
     def __init__(self, cfg: SourceConfig, mix: Callable):
         self.cfg, self.mix = cfg, mix
+        self.pool = _pool(cfg)
+        # categories a single degradation is drawn from (uniformly, then a type of the category)
+        self.types = self.pool or pool_types()
+        self.categories = tuple(dict.fromkeys(TYPE_CATEGORY[t] for t in self.types))
 
     def __call__(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, QualitySummary, int]:
         """(view, its summary, its scale); the scale > 1 when it was down-sampled and enlarged back."""
@@ -297,7 +311,8 @@ class _Views:
         sev = table[target]
         if target < 3 and u < multi_p:
             level = max(1, int(rng.choice(sev)) - 1)
-            return self._measured(img, *degrade(img, "multi", severity=level, scale=scale, seed=rng)), scale, sev
+            view = self._measured(img, *degrade(img, "multi", severity=level, scale=scale, seed=rng, pool=self.pool))
+            return view, scale, sev
         return None, scale, sev
 
     def _propose_by_level(self, img: np.ndarray, rng: np.random.Generator, target: int
@@ -311,7 +326,7 @@ class _Views:
         level = int(rng.choice(sev))
         if scale > 1:
             level = max(1, level - 1)
-        return self._measured(img, *degrade(img, "single", severity=level, scale=scale, seed=rng))
+        return self._measured(img, *degrade(img, "single", severity=level, scale=scale, seed=rng, pool=self.pool))
 
     def _propose(self, img: np.ndarray, rng: np.random.Generator, target: int
                  ) -> tuple[np.ndarray, QualitySummary, int]:
@@ -320,9 +335,9 @@ class _Views:
         view, scale, sev = self._propose_shared(img, rng, target, 0.15, 0.45, _TARGET_SEVERITY)
         if view is not None:
             return view
-        w = np.array([self.cfg.category_weights.get(c, 1.0) for c in _SINGLE_CATEGORIES], dtype=np.float64)
-        cat = _SINGLE_CATEGORIES[int(rng.choice(len(_SINGLE_CATEGORIES), p=w / w.sum()))]
-        kinds = [t for t, c in SINGLE_CATEGORY.items() if c == cat]
+        w = np.array([self.cfg.category_weights.get(c, 1.0) for c in self.categories], dtype=np.float64)
+        cat = self.categories[int(rng.choice(len(self.categories), p=w / w.sum()))]
+        kinds = [t for t in self.types if TYPE_CATEGORY[t] == cat]
         kind = kinds[int(rng.integers(len(kinds)))]
         best = None
         for level in sev:  # the same type, severities from the likeliest for the target on

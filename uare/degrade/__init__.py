@@ -14,7 +14,7 @@ from uare.degrade.curriculum import Curriculum
 from uare.degrade.haze import add_haze, depth_proxy
 from uare.degrade.jpeg import jpeg_compress
 from uare.degrade.lowlight import lowlight, sensor_noise
-from uare.degrade.noise import add_gaussian_noise, add_poisson_noise
+from uare.degrade.noise import add_gaussian_noise, add_poisson_noise, add_salt_pepper
 from uare.degrade.rain import add_rain
 from uare.degrade.realesrgan import RealESRGANConfig, realesrgan
 from uare.degrade.record import CATEGORIES, DegradationRecord, Step
@@ -22,21 +22,25 @@ from uare.degrade.resize import lowres, modcrop, resize, sr_downsample
 from uare.degrade.severity import SINGLE_LEVELS, SINGLE_TYPES, STRENGTH_TABLE, severity_from_strength
 from uare.degrade.sharpen import usm_sharpen
 from uare.degrade.single import PHYSICAL_ORDER, multi, single
+from uare.degrade.types import CATEGORY_TABLE, TYPE_TABLE, TYPES, Category, DegradationType, pool_types
 
 PIPELINES: tuple[str, ...] = ("single", "multi", "realesrgan")
 
 
 def degrade(img: np.ndarray, pipeline: str = "single", types: list[str] | None = None, severity: int | None = None,
-            scale: int = 1, seed: int | np.random.Generator | None = 0) -> tuple[np.ndarray, DegradationRecord]:
+            scale: int = 1, seed: int | np.random.Generator | None = 0,
+            pool: tuple[str, ...] | list[str] | None = None) -> tuple[np.ndarray, DegradationRecord]:
     """Degrade ``img`` with one of the pipelines.
 
     Args:
         img: HxW, HxWx1 or HxWx3 image, uint8 / uint16 or float in [0, 1].
         pipeline: ``single`` (one type), ``multi`` (2-3 types in physical order) or ``realesrgan``.
-        types: type names (see :data:`SINGLE_TYPES`); ``single`` takes one, ``multi`` 2-3; None = random.
+        types: type names (any of :data:`TYPES`); ``single`` takes one, ``multi`` 2-3; None = random.
         severity: level 1..5 for ``single`` / ``multi``; None = random.
         scale: 1, 2, 3 or 4; the output is exactly H/scale x W/scale of the mod-cropped input.
         seed: int seed or a Generator; the same seed gives the same output.
+        pool: the types a random draw of ``single`` / ``multi`` chooses from (default: the default pool
+            :data:`SINGLE_TYPES`; ``pool_types(["salt_pepper"])`` adds an opt-in type).
 
     Returns:
         The degraded image in the input's dtype and the record of what was applied.
@@ -44,25 +48,28 @@ def degrade(img: np.ndarray, pipeline: str = "single", types: list[str] | None =
     if pipeline == "single":
         if types is not None and len(types) != 1:
             raise ValueError(f"the single pipeline takes exactly one type, got {len(types)}: {', '.join(types)}")
-        return single(img, types[0] if types else None, severity, scale, seed)
+        return single(img, types[0] if types else None, severity, scale, seed, pool=pool)
     if pipeline == "multi":
         if types is not None and not 2 <= len(types) <= 3:
             raise ValueError(f"the multi pipeline takes 2 or 3 types, got {len(types)}")
-        return multi(img, types, severity, scale, seed)
+        return multi(img, types, severity, scale, seed, pool=pool)
     if pipeline == "realesrgan":
         if types:
             raise ValueError("the realesrgan pipeline draws its own types; do not pass --types")
         if severity is not None:
             raise ValueError("the realesrgan pipeline draws its own strengths; do not pass --severity")
+        if pool is not None:
+            raise ValueError("the realesrgan pipeline draws its own types; it takes no pool")
         return realesrgan(img, scale, seed)
     raise ValueError(f"unknown pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")
 
 
 __all__ = [
-    "CATEGORIES", "PHYSICAL_ORDER", "PIPELINES", "SINGLE_LEVELS", "SINGLE_TYPES", "STRENGTH_TABLE",
-    "Curriculum", "DegradationRecord", "RealESRGANConfig", "Step",
-    "add_gaussian_noise", "add_haze", "add_poisson_noise", "add_rain", "apply_kernel", "defocus_blur", "degrade",
+    "CATEGORIES", "CATEGORY_TABLE", "PHYSICAL_ORDER", "PIPELINES", "SINGLE_LEVELS", "SINGLE_TYPES", "STRENGTH_TABLE",
+    "TYPES", "TYPE_TABLE",
+    "Category", "Curriculum", "DegradationRecord", "DegradationType", "RealESRGANConfig", "Step",
+    "add_gaussian_noise", "add_haze", "add_poisson_noise", "add_rain", "add_salt_pepper", "apply_kernel", "defocus_blur", "degrade",
     "depth_proxy", "gaussian_blur", "jpeg_compress", "lowlight", "lowres", "modcrop", "motion_blur", "multi",
-    "realesrgan", "resize", "sensor_noise", "severity_from_strength", "single", "sinc_filter", "sr_downsample",
+    "pool_types", "realesrgan", "resize", "sensor_noise", "severity_from_strength", "single", "sinc_filter", "sr_downsample",
     "usm_sharpen",
 ]

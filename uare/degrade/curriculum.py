@@ -35,6 +35,7 @@ class Curriculum:
     sr_prob: float = 0.0  # chance that a single / multi sample is also down-sampled for SR
     sr_scales: tuple[int, ...] = (2, 4)
     highorder_scale: int = 4
+    pool: tuple[str, ...] | None = None  # types the single / multi sub-stages draw from (None: the default pool)
 
     def __post_init__(self) -> None:
         if min(self.single_steps, self.multi_steps, self.highorder_steps) < 0 or self.factor <= 0:
@@ -84,6 +85,6 @@ class Curriculum:
         else:
             scale = int(rng.choice(self.sr_scales)) if rng.uniform() < self.sr_prob else 1
             fn = single if stage == "single" else multi
-            out, rec = fn(img, scale=scale, seed=rng, max_severity=self.max_severity_at(step))
+            out, rec = fn(img, scale=scale, seed=rng, max_severity=self.max_severity_at(step), pool=self.pool)
         rec.notes.append(f"curriculum step {step}: {stage}, max severity {self.max_severity_at(step)}")
         return out, rec

@@ -1,4 +1,4 @@
-"""Noise: additive Gaussian and signal-dependent Poisson, each in colour or gray.
+"""Noise: additive Gaussian, signal-dependent Poisson (each in colour or gray), and impulse (salt-and-pepper).
 
 ``sigma`` is in 0-255 units (as Real-ESRGAN's ranges are). Poisson noise follows Real-ESRGAN: the
 image is treated as photon counts with 2^ceil(log2(#distinct levels)) levels (256 for a natural
@@ -52,4 +52,27 @@ def add_poisson_noise(img: np.ndarray, scale: float, gray: bool = False, rng=Non
     std = float(np.std(out - f)) * 255.0
     step = Step("poisson_noise", {"scale": float(scale), "gray": bool(gray), "std": round(std, 4)}, "noise",
                 "poisson", severity_from_strength("noise", std))
+    return from_float(out, meta), step
+
+
+def add_salt_pepper(img: np.ndarray, amount: float, salt: float = 0.5, rng=None) -> tuple[np.ndarray, Step]:
+    """Impulse (salt-and-pepper) noise: a fraction ``amount`` of pixels set to white (probability ``salt``)
+    or black, in every channel.
+
+    The random fields are drawn before ``amount`` is applied, so with one seed a larger amount hits a
+    superset of the pixels of a smaller one, with the same colours.
+    """
+    if not 0.0 <= amount <= 1.0:
+        raise ValueError(f"salt-and-pepper amount must be in [0, 1], got {amount}")
+    if not 0.0 <= salt <= 1.0:
+        raise ValueError(f"salt-and-pepper salt share must be in [0, 1], got {salt}")
+    rng = make_rng(rng)
+    f, meta = to_float(img)
+    h, w = f.shape[:2]
+    u = rng.random((h, w), dtype=np.float32)
+    v = rng.random((h, w), dtype=np.float32)
+    white = (v < salt).astype(np.float32)[:, :, None]
+    out = np.where((u < amount)[:, :, None], white, f)
+    step = Step("salt_pepper", {"amount": float(amount), "salt": float(salt)}, "impulse", "salt_pepper",
+                severity_from_strength("impulse", amount))
     return from_float(out, meta), step

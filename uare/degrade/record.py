@@ -2,9 +2,9 @@
 
 A record is an ordered list of steps. Each step names its operator, the exact parameters it used,
 the *category* it belongs to for the quality language (blur, noise, jpeg, lowres, lowlight, haze,
-rain, ringing; ``None`` for neutral steps such as an up-sampling back to size) and a continuous
-*severity* in [0, 5] estimated from its parameters through the calibrated tables of
-:mod:`uare.degrade.severity` (0 = no visible effect, 1..5 = the five calibrated levels).
+rain, ringing, impulse, ...; ``None`` for neutral steps such as an up-sampling back to size) and a
+continuous *severity* in [0, 5] estimated from its parameters through the calibrated tables of
+:mod:`uare.degrade.types` (0 = no visible effect, 1..5 = the five calibrated levels).
 """
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: Categories the quality language knows, in the physical order a photo acquires them.
-CATEGORIES: tuple[str, ...] = ("rain", "haze", "blur", "lowres", "lowlight", "noise", "ringing", "jpeg")
+
+def __getattr__(name: str):
+    # ``CATEGORIES``: the categories the quality language knows, in the physical order a photo acquires
+    # them -- a view of uare.degrade.types, read lazily (the table imports the operators, which import Step).
+    if name == "CATEGORIES":
+        from uare.degrade.types import CATEGORIES
+
+        return CATEGORIES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -54,11 +61,13 @@ class DegradationRecord:
         return step
 
     def severities(self) -> dict[str, float]:
-        """Severity per category, in [0, 5], in :data:`CATEGORIES` order.
+        """Severity per category, in [0, 5], in ``CATEGORIES`` (physical) order.
 
         Steps of the same category (e.g. the two blurs of the Real-ESRGAN pipeline) combine as a
         root sum of squares, capped at 5: two equal moderate blurs read a little stronger than one.
         """
+        from uare.degrade.types import CATEGORIES
+
         acc: dict[str, float] = {}
         for s in self.steps:
             if s.category is None or s.severity <= 0:

@@ -4,77 +4,36 @@ Every category has one scalar *strength* that grows with how much the image is d
 table of the strength at levels 1..5 (plus the strength below which the effect is invisible,
 level 0). ``severity_from_strength`` interpolates that table piecewise-linearly, so any parameter
 set — a calibrated level, or a random Real-ESRGAN draw — gets a continuous severity in [0, 5] on
-the same scale. The ``single`` pipeline applies the parameters of :data:`SINGLE_LEVELS` directly.
+the same scale. The ``single`` pipeline applies the parameters of the type's calibrated levels.
 
-How the levels were chosen (see ``benchmarks/severity_table.py`` for the measured PSNR of each
-type × level on Kodak24):
-
-- blur: strength is the kernel's effective sigma, sqrt((var_x + var_y) / 2) of its normalised
-  second moments, so Gaussian, motion and defocus kernels of equal level spread light equally
-  (motion length L has sigma L / sqrt(24); a disk of radius r has sigma r / 2).
-- noise: the standard deviation of the added noise in 0-255 units (Gaussian sigma; for Poisson
-  and sensor noise the measured std). sigma 15/25/50 are the classical denoising levels 3/4/5.
-- jpeg: 100 - quality.
-- lowres: the largest down-scaling factor the image went through (resolution that was lost).
-- lowlight: stops of darkening, -log2(exposure) + 2 * (gamma - 1).
-- haze: the scattering coefficient beta of I = J t + A (1 - t), t = exp(-beta d), d in [0.25, 1].
-- rain: the fraction of pixels that seed a streak.
-- ringing: pi / omega_c of the 2-D sinc filter (a lower cut-off rings more and wider).
+The strengths and the levels live in the degradation table, :mod:`uare.degrade.types` (with how
+each was chosen; ``benchmarks/severity_table.py`` measures the PSNR of each type × level). The
+names below are views of it, kept for the imports that use them: ``STRENGTH_TABLE`` (category ->
+(strength at level 0, strengths at levels 1..5)), and for the default random pool (the types of
+the first release) ``SINGLE_LEVELS``, ``SINGLE_CATEGORY`` and ``SINGLE_TYPES``; every type
+(opt-in ones too) is in ``uare.degrade.types.TYPES`` / ``TYPE_LEVELS`` / ``TYPE_CATEGORY``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: category -> (strength at level 0, strengths at levels 1..5)
-STRENGTH_TABLE: dict[str, tuple[float, tuple[float, float, float, float, float]]] = {
-    "blur": (0.3, (0.8, 1.4, 2.0, 2.8, 3.6)),
-    "noise": (1.0, (5.0, 10.0, 15.0, 25.0, 50.0)),
-    "jpeg": (5.0, (30.0, 50.0, 70.0, 80.0, 90.0)),
-    "lowres": (1.0, (1.5, 2.0, 3.0, 4.0, 6.0)),
-    "lowlight": (0.0, (1.15, 1.94, 2.72, 3.66, 4.64)),
-    "haze": (0.0, (0.25, 0.5, 0.9, 1.4, 2.2)),
-    "rain": (0.0, (0.002, 0.004, 0.007, 0.011, 0.016)),
-    "ringing": (1.05, (1.3, 1.7, 2.3, 3.2, 4.5)),
-}
+# The table imports the operators, which import this module: read it lazily (PEP 562).
+_VIEWS = ("STRENGTH_TABLE", "SINGLE_LEVELS", "SINGLE_CATEGORY", "SINGLE_TYPES")
 
-#: Parameters the ``single`` pipeline uses at levels 1..5, per single type name.
-SINGLE_LEVELS: dict[str, dict[str, tuple[float, ...]]] = {
-    "blur": {"sigma": (0.8, 1.4, 2.0, 2.8, 3.6)},
-    "motion_blur": {"length": tuple(round(s * 24**0.5, 2) for s in (0.8, 1.4, 2.0, 2.8, 3.6))},
-    "defocus_blur": {"radius": tuple(round(2 * s, 2) for s in (0.8, 1.4, 2.0, 2.8, 3.6))},
-    "noise": {"sigma": (5.0, 10.0, 15.0, 25.0, 50.0)},
-    # Poisson std is sqrt(I * 256) / 256 * scale; at mid-grey I = 0.5 that is 11.3/255 per unit scale.
-    "poisson_noise": {"scale": (0.45, 0.9, 1.35, 2.2, 4.4)},
-    "jpeg": {"quality": (70, 50, 30, 20, 10)},
-    "lowres": {"factor": (1.5, 2.0, 3.0, 4.0, 6.0)},
-    "lowlight": {
-        "exposure": (0.45, 0.3, 0.2, 0.12, 0.07),
-        "gamma": (1.0, 1.1, 1.2, 1.3, 1.4),
-    },
-    "haze": {"beta": (0.25, 0.5, 0.9, 1.4, 2.2)},
-    "rain": {"density": (0.002, 0.004, 0.007, 0.011, 0.016), "length": (10, 14, 18, 22, 26)},
-}
 
-#: single type name -> quality-language category
-SINGLE_CATEGORY: dict[str, str] = {
-    "blur": "blur",
-    "motion_blur": "blur",
-    "defocus_blur": "blur",
-    "noise": "noise",
-    "poisson_noise": "noise",
-    "jpeg": "jpeg",
-    "lowres": "lowres",
-    "lowlight": "lowlight",
-    "haze": "haze",
-    "rain": "rain",
-}
+def __getattr__(name: str):
+    if name in _VIEWS:
+        from uare.degrade import types
 
-SINGLE_TYPES: tuple[str, ...] = tuple(SINGLE_LEVELS)
+        return getattr(types, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def severity_from_strength(category: str, strength: float) -> float:
     """Continuous severity in [0, 5] for a category's strength (piecewise-linear in the table)."""
+    from uare.degrade.types import STRENGTH_TABLE
+
     if category not in STRENGTH_TABLE:
         raise ValueError(f"unknown degradation category {category!r}; known: {', '.join(STRENGTH_TABLE)}")
     s0, levels = STRENGTH_TABLE[category]
@@ -89,9 +48,11 @@ def lowlight_strength(exposure: float, gamma: float) -> float:
 
 
 def level_params(single_type: str, level: int) -> dict[str, float]:
-    """The calibrated parameters of a single type at a level 1..5."""
-    if single_type not in SINGLE_LEVELS:
-        raise ValueError(f"unknown degradation type {single_type!r}; choose from {', '.join(SINGLE_TYPES)}")
+    """The calibrated parameters of a type (any type of the table) at a level 1..5."""
+    from uare.degrade.types import TYPE_LEVELS
+
+    if single_type not in TYPE_LEVELS:
+        raise ValueError(f"unknown degradation type {single_type!r}; choose from {', '.join(TYPE_LEVELS)}")
     if not 1 <= int(level) <= 5:
         raise ValueError(f"severity must be an integer 1..5, got {level!r}")
-    return {k: v[int(level) - 1] for k, v in SINGLE_LEVELS[single_type].items()}
+    return {k: v[int(level) - 1] for k, v in TYPE_LEVELS[single_type].items()}

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from uare.degrade.severity import SINGLE_CATEGORY
+from uare.degrade.types import TYPE_CATEGORY
 from uare.eval.bench_restore import load_clean
 from uare.quality import LEVELS, level_from_score
 from uare.quality.words import SEVERITY_WORDS
@@ -76,7 +76,7 @@ def type_identification(model: Any, items: Iterable[Any], levels: tuple[int, ...
             continue
         a = model.assess(it.image, describe=True)
         pred = dominant_category(a.degradations)
-        truth = SINGLE_CATEGORY[it.group]
+        truth = TYPE_CATEGORY[it.group]
         rows.append({"image": it.name, "group": truth, "predicted": pred, "correct": pred == truth,
                      "text": a.text})
     if log:

@@ -34,6 +34,7 @@ from uare.data.sequence import (
     score_sequence,
 )
 from uare.degrade.record import CATEGORIES
+from uare.degrade.types import MEAN_CHANGING
 from uare.errors import UareError
 from uare.infer.images import ImageInput, Prepared, finish, prepare
 from uare.infer.outputs import Assessment, Comparison, Restoration
@@ -651,9 +652,6 @@ def _pad(rgb: np.ndarray, unit: int) -> np.ndarray:
         return np.ascontiguousarray(rgb)
     mode = "reflect" if h > ph and w > pw else "edge"
     return np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode=mode)
-
-
-MEAN_CHANGING = frozenset({"lowlight", "haze"})  # categories whose removal changes the mean colour
 
 
 def _keeps_mean(task: str, assessment: Assessment | None, plan_text: str | None) -> bool:

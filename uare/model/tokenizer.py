@@ -31,6 +31,7 @@ import numpy as np
 import tokenizers
 from tokenizers import AddedToken, Regex, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
+from uare.degrade.types import CATEGORIES, CORPUS_CATEGORIES
 from uare.errors import UareError
 from uare.quality import (
     LEVELS,
@@ -460,9 +461,16 @@ _GENERIC_TEXT = """the a an of to and in is it that this for on with as was at b
 _GENERIC_WORDS: tuple[str, ...] = tuple(dict.fromkeys(_GENERIC_TEXT.split()))  # unique, in a fixed order
 
 
-def _random_summary(rng: np.random.Generator) -> QualitySummary:
+def _corpus_categories(extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """The default corpus categories (those of the first release) plus ``extra`` ones, in physical order."""
+    unknown = [c for c in extra if c not in CATEGORIES]
+    if unknown:
+        raise ValueError(f"unknown categories {unknown}; expected some of {CATEGORIES}")
+    return tuple(c for c in CATEGORIES if c in CORPUS_CATEGORIES or c in extra)
+
+
+def _random_summary(rng: np.random.Generator, categories: Sequence[str] = CORPUS_CATEGORIES) -> QualitySummary:
     """A seeded :class:`~uare.quality.QualitySummary`: 0-4 categories, severities, kinds and scale."""
-    categories = ("rain", "haze", "blur", "lowres", "lowlight", "noise", "ringing", "jpeg")
     k = int(rng.integers(0, 5))
     chosen = rng.choice(len(categories), size=k, replace=False)
     severities = {categories[int(i)]: float(rng.uniform(0.0, 5.0)) for i in chosen}
@@ -490,10 +498,16 @@ def _generic_text(rng: np.random.Generator) -> str:
     return text[:1].upper() + text[1:] + (".", "?", "!", ",")[int(rng.integers(4))]
 
 
-def quality_corpus(n_samples: int = 20000, seed: int = 0) -> Iterator[str]:
+def quality_corpus(n_samples: int = 20000, seed: int = 0, extra_categories: Sequence[str] = ()) -> Iterator[str]:
     """Seeded texts of the quality language (every task's instructions, analyses, descriptions, comparisons,
-    Q-Align questions/answers) plus everyday English; ``n_samples`` texts in a fixed order."""
+    Q-Align questions/answers) plus everyday English; ``n_samples`` texts in a fixed order.
+
+    Degradations are drawn from the categories of the first release (``CORPUS_CATEGORIES`` of
+    :mod:`uare.degrade.types`), so the corpus -- and a tokenizer trained on it -- does not change when
+    a category is added; ``extra_categories`` (e.g. ``["impulse"]``) adds newer ones.
+    """
     rng = np.random.default_rng(seed)
+    cats = _corpus_categories(extra_categories)
     kinds = ("instruction", "analysis", "description", "comparison", "score", "generic")
     for i in range(n_samples):
         kind = kinds[i % len(kinds)]
@@ -503,12 +517,12 @@ def quality_corpus(n_samples: int = 20000, seed: int = 0) -> Iterator[str]:
             )
         elif kind == "analysis":
             yield analysis_text(
-                _random_summary(rng), rng, task=RESTORE_TASKS[int(rng.integers(len(RESTORE_TASKS)))]
+                _random_summary(rng, cats), rng, task=RESTORE_TASKS[int(rng.integers(len(RESTORE_TASKS)))]
             )
         elif kind == "description":
-            yield description_text(_random_summary(rng), rng)
+            yield description_text(_random_summary(rng, cats), rng)
         elif kind == "comparison":
-            yield comparison_text(_random_summary(rng), _random_summary(rng), rng)
+            yield comparison_text(_random_summary(rng, cats), _random_summary(rng, cats), rng)
         elif kind == "score":
             # Cycle the levels so each level word is frequent enough to be merged into one token.
             yield f"{SCORE_QUESTION} {score_answer(LEVELS[(i // len(kinds)) % len(LEVELS)])}"
@@ -569,8 +583,12 @@ def _force_single_tokens(tok: tokenizers.Tokenizer, texts: Sequence[str]) -> tok
     return tok
 
 
-def train_quality_tokenizer(vocab_size: int = 2048, n_samples: int = 20000, seed: int = 0) -> Tokenizer:
+def train_quality_tokenizer(vocab_size: int = 2048, n_samples: int = 20000, seed: int = 0,
+                            extra_categories: Sequence[str] = ()) -> Tokenizer:
     """Train the tiny model's byte-level BPE on :func:`quality_corpus` (deterministic for a seed).
+
+    ``extra_categories`` adds categories newer than the first release to the corpus (see
+    :func:`quality_corpus`); without it their words are split into the pieces the corpus did learn.
 
     ``vocab_size`` counts everything: the 256 bytes, learned merges and the five special tokens, which
     take the last ids in :data:`QUALITY_SPECIAL_TOKENS` order. It is an upper bound: a small corpus
@@ -581,7 +599,7 @@ def train_quality_tokenizer(vocab_size: int = 2048, n_samples: int = 20000, seed
         raise ValueError(f"vocab_size must be at least {256 + n_special + 40}, got {vocab_size}")
     if n_samples < 1:
         raise ValueError(f"n_samples must be positive, got {n_samples}")
-    corpus = list(quality_corpus(n_samples, seed))
+    corpus = list(quality_corpus(n_samples, seed, extra_categories))
     level_words = [" " + w for w in LEVELS]
     model_size = vocab_size - n_special
     tok = _train_bpe(corpus, model_size)

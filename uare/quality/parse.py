@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from uare.degrade.types import ACTION_WORDS
 from uare.quality.levels import LEVELS
 from uare.quality.templates import HEADERS
 from uare.quality.words import find_degradations
@@ -37,17 +38,8 @@ _TASK_RES: dict[str, re.Pattern[str]] = {t.name: re.compile(t.request, re.IGNORE
 _AUTO_RE = re.compile(r"restor|enhanc|improv|\bfix|repair|clean|analy[sz]", re.IGNORECASE)
 _ASSESS_RE = re.compile(r"\brat(?:e|ing)\b|quality|assess|score|evaluat|judge|describe", re.IGNORECASE)
 
-# Plan action keywords per category (the same words the action pools use).
-_ACTION_RES: dict[str, re.Pattern[str]] = {
-    "rain": re.compile(r"\b(?:de)?rain", re.IGNORECASE),
-    "haze": re.compile(r"haz", re.IGNORECASE),
-    "lowlight": re.compile(r"bright|underexpos|exposure|low-?light|shadows", re.IGNORECASE),
-    "noise": re.compile(r"nois", re.IGNORECASE),
-    "jpeg": re.compile(r"jpeg|compress|deblock|blocking", re.IGNORECASE),
-    "ringing": re.compile(r"ringing|halo|overshoot", re.IGNORECASE),
-    "blur": re.compile(r"blur|sharpen", re.IGNORECASE),
-    "lowres": re.compile(r"upscal|super-?resol|upsampl|resolution|enlarg", re.IGNORECASE),
-}
+# Plan action keywords per category (the same words the action pools use; uare.degrade.types).
+_ACTION_RES: dict[str, re.Pattern[str]] = {c: re.compile(rx, re.IGNORECASE) for c, rx in ACTION_WORDS.items()}
 _NO_ACTION_RE = re.compile(r"unchanged|no restoration|as it is|\bas is\b|nothing to fix", re.IGNORECASE)
 _ITEM_RE = re.compile(r"(?:^|(?<=\s))(\d+)[.)]\s+")
 # One group per header (headers are plain words), so ``m.lastindex`` says which one matched.

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from uare.degrade.record import CATEGORIES, DegradationRecord
+from uare.degrade.record import DegradationRecord
+from uare.degrade.types import CATEGORIES
 from uare.quality.fidelity import fidelity
 from uare.quality.levels import level_from_score
 from uare.quality.score import quality_score, record_score

@@ -5,10 +5,12 @@ seeds vary the phrasing (at least five phrasings per slot). The fixed vocabulary
 ``X.XX/5`` scores, ``<severity word> <noun>``, the four analysis headers, numbered plan items) is
 what :mod:`uare.quality.parse` reads back; only the glue around it varies.
 
-Restoration order of the enhancement plan (:data:`PLAN_ORDER`):
-rain -> haze -> low light -> noise -> JPEG -> ringing -> blur -> upscale.
+Restoration order of the enhancement plan (:data:`PLAN_ORDER`, each category's ``plan_rank`` in
+:data:`uare.degrade.types.CATEGORY_TABLE`, which also holds every category's plan phrasings):
+impulses -> rain -> haze -> low light -> noise -> JPEG -> ringing -> blur -> upscale.
 
-* Rain and haze come first: they cover the whole scene and bias any noise or blur estimate made
+* Impulse (salt-and-pepper) outliers go first: they bias every later estimate.
+* Rain and haze come next: they cover the whole scene and bias any noise or blur estimate made
   through them.
 * Brightening comes before denoising so that the denoiser sees (and removes) the noise at the
   level it will finally have; brightening afterwards would amplify the residual noise.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from uare.degrade.types import ACTIONS, PLAN_ORDER
 from uare.quality.summary import QualitySummary, summary_from_severities
 from uare.quality.words import noun
 from uare.tasks import INSTRUCTION_POOLS, RESTORE_TASKS, TASK_CATEGORY
@@ -29,8 +32,8 @@ from uare.tasks import INSTRUCTION_POOLS, RESTORE_TASKS, TASK_CATEGORY
 #: Tasks an instruction can ask for (the instruction pools; :mod:`uare.tasks` is the task table).
 #: ``assess`` and ``compare`` are IQA only.
 TASKS: tuple[str, ...] = INSTRUCTION_POOLS
-#: Order in which the plan removes degradations (see the module docstring).
-PLAN_ORDER: tuple[str, ...] = ("rain", "haze", "lowlight", "noise", "jpeg", "ringing", "blur", "lowres")
+# PLAN_ORDER (order in which the plan removes degradations, see the module docstring) and ACTIONS
+# (category -> plan phrasings) are views of the degradation table, imported above.
 #: The four headers of an analysis, one part per line, in this order.
 HEADERS: tuple[str, ...] = ("User intent:", "Quality analysis:", "Enhancement plan:", "Expected result:")
 
@@ -210,64 +213,6 @@ QUALITY_CLEAN: tuple[str, ...] = (
     "Quality looks {level}, about {score}/5, and nothing needs fixing.",
 )
 
-ACTIONS: dict[str, tuple[str, ...]] = {
-    "rain": (
-        "remove the rain streaks",
-        "derain the scene",
-        "erase the rain",
-        "clear away the rain streaks",
-        "take out the rain",
-    ),
-    "haze": (
-        "dehaze",
-        "remove the haze",
-        "lift the haze and recover contrast",
-        "clear the haze",
-        "dehaze the scene to recover contrast",
-    ),
-    "lowlight": (
-        "brighten the image",
-        "correct the underexposure",
-        "raise the exposure",
-        "lift the shadows and brighten",
-        "enhance the low-light exposure",
-    ),
-    "noise": (
-        "denoise",
-        "remove the {noun}",
-        "suppress the {noun}",
-        "reduce the {noun} while keeping texture",
-        "denoise the image",
-    ),
-    "jpeg": (
-        "remove the JPEG compression artifacts",
-        "undo the JPEG blocking",
-        "clean up compression artifacts",
-        "deblock the image",
-        "remove JPEG artifacts",
-    ),
-    "ringing": (
-        "remove the ringing artifacts",
-        "suppress the ringing",
-        "clean the halos around edges",
-        "remove ringing and overshoot",
-        "suppress the ringing halos",
-    ),
-    "blur": (
-        "deblur",
-        "remove the {noun}",
-        "sharpen the details",
-        "deblur the image",
-        "correct the {noun}",
-    ),
-    "lowres": (
-        "upscale ×{scale}",
-        "super-resolve by a factor of {scale}",
-        "upscale the image {scale}×",
-        "increase the resolution {scale}×",
-        "upsample {scale}x to the target size",
-    ),
-}
 LOWRES_SAME_SIZE_ACTIONS: tuple[str, ...] = (
     "recover the lost resolution",
     "restore fine detail lost to low resolution",

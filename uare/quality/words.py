@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from uare.degrade.record import CATEGORIES
+from uare.degrade.types import CATEGORIES, NOUNS, SINGLE_KINDS, SYNONYMS
 
 #: Severity words, mildest first; word ``i`` stands for calibrated level ``i + 1``.
 SEVERITY_WORDS: tuple[str, ...] = ("slight", "mild", "moderate", "strong", "severe")
@@ -23,43 +23,10 @@ NONE_WORD = "none"
 #: Severities below this are not mentioned.
 VISIBLE = 0.5
 
-#: (category, kind) -> noun. ``kind=None`` is the fallback for the category.
-NOUNS: dict[tuple[str, str | None], str] = {
-    ("rain", None): "rain streaks",
-    ("haze", None): "haze",
-    ("blur", "gaussian"): "Gaussian blur",
-    ("blur", "motion"): "motion blur",
-    ("blur", "defocus"): "defocus blur",
-    ("blur", None): "blur",
-    ("lowres", None): "low resolution",
-    ("lowlight", None): "underexposure",
-    ("noise", "gaussian"): "Gaussian noise",
-    ("noise", "poisson"): "Poisson noise",
-    ("noise", "sensor"): "sensor noise",
-    ("noise", None): "noise",
-    ("ringing", None): "ringing artifacts",
-    ("jpeg", None): "JPEG compression artifacts",
-}
-
-#: The one kind of single-kind categories: their noun identifies the kind too.
-SINGLE_KINDS: dict[str, str] = {
-    "rain": "streaks",
-    "haze": "atmospheric",
-    "lowres": "downsample",
-    "lowlight": "exposure",
-    "ringing": "sinc",
-    "jpeg": "jpeg",
-}
-
-# Extra nouns accepted when reading (model outputs may paraphrase); never generated.
-_SYNONYMS: dict[str, tuple[str, str | None]] = {
-    "JPEG artifacts": ("jpeg", "jpeg"),
-    "compression artifacts": ("jpeg", "jpeg"),
-    "shot noise": ("noise", "poisson"),
-    "ringing": ("ringing", "sinc"),
-    "rain": ("rain", "streaks"),
-    "low light": ("lowlight", "exposure"),
-}
+# The nouns live in the degradation table (uare.degrade.types.CATEGORY_TABLE):
+# NOUNS: (category, kind) -> noun, ``kind=None`` the fallback for the category;
+# SINGLE_KINDS: the one kind of single-kind categories (their noun identifies the kind too);
+# SYNONYMS: extra nouns accepted when reading (model outputs may paraphrase), never generated.
 
 
 def severity_word(severity: float) -> str:
@@ -83,7 +50,7 @@ def _noun_table() -> dict[str, tuple[str, str | None]]:
     table: dict[str, tuple[str, str | None]] = {}
     for (cat, kind), word in NOUNS.items():
         table[word.lower()] = (cat, kind if kind is not None else SINGLE_KINDS.get(cat))
-    for word, ck in _SYNONYMS.items():
+    for word, ck in SYNONYMS.items():
         table.setdefault(word.lower(), ck)
     return table
 

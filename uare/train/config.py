@@ -244,10 +244,15 @@ def _check(cfg: TrainConfig) -> None:
         need(s.weight >= 0, f"data.sources.{i}.weight must be >= 0")
         need(s.balance_tries >= 1, f"data.sources.{i}.balance_tries must be >= 1")
         need(s.balance_by in ("category", "level"), f"data.sources.{i}.balance_by: expected category or level")
-        from uare.degrade.severity import SINGLE_CATEGORY
+        from uare.degrade.types import OPT_IN_TYPES, TYPE_CATEGORY, TYPES, pool_types
 
-        bad_cw = sorted(k for k, v in s.category_weights.items() if k not in SINGLE_CATEGORY.values() or v < 0)
-        need(not bad_cw, f"data.sources.{i}.category_weights: unknown category or negative weight: {bad_cw}")
+        bad_xt = sorted(t for t in s.extra_types if t not in TYPES)
+        need(not bad_xt, f"data.sources.{i}.extra_types: unknown type(s) {bad_xt}; the opt-in types are "
+             f"{', '.join(OPT_IN_TYPES) or 'none'} (every type: {', '.join(TYPES)})")
+        cats = {TYPE_CATEGORY[t] for t in pool_types(s.extra_types)}
+        bad_cw = sorted(k for k, v in s.category_weights.items() if k not in cats or v < 0)
+        need(not bad_cw, f"data.sources.{i}.category_weights: unknown category or negative weight: {bad_cw} "
+             f"(categories of this source's types: {', '.join(sorted(cats))}; extra_types adds more)")
         need(s.soft_levels >= 0, f"data.sources.{i}.soft_levels must be >= 0")
         need(s.level_weight > 0, f"data.sources.{i}.level_weight must be > 0")
         need(0.0 <= s.clean_prob <= 1.0 and 0.0 <= s.auto_prob <= 1.0,
