@@ -61,8 +61,14 @@ def _image(seed: int = 0, size: int = 64) -> np.ndarray:
 def language() -> dict[str, str]:
     from uare import prompts
     from uare.degrade.severity import SINGLE_CATEGORY
-    from uare.quality import (analysis_text, comparison_text, description_text, instruction, score_answer,
-                              summary_from_severities)
+    from uare.quality import (
+        analysis_text,
+        comparison_text,
+        description_text,
+        instruction,
+        score_answer,
+        summary_from_severities,
+    )
 
     out: dict[str, str] = {}
     cats = sorted(set(SINGLE_CATEGORY.values()))

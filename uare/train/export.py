@@ -19,6 +19,7 @@ from pathlib import Path
 
 from uare.errors import UareError
 from uare.model.checkpoint import load_checkpoint, save_checkpoint
+from uare.model.vae import VAE_FILE
 
 
 def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = None,
@@ -53,7 +54,7 @@ def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = N
     save_checkpoint(tmp, ck.model, ck.vae, ck.tokenizer, fmt="uare", dtype=dtype, overwrite=False,
                     metadata={"exported_from": str(src)})
     # keep the AE as trained (fp32): the source file, bit for bit
-    shutil.copyfile(src / "ae.safetensors", tmp / "ae.safetensors")
+    shutil.copyfile(src / VAE_FILE, tmp / VAE_FILE)
     if inference is not None:
         shutil.copyfile(inference, tmp / "inference.json")
     if dst.exists():
