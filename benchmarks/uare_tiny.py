@@ -169,7 +169,7 @@ def md_clean(r: dict[str, Any]) -> str:
 
 
 def part_iqa(model: str, limit: int, out: Path, scorers: list[str]) -> dict[str, Any]:
-    from uare.cli_eval import run_bench_iqa
+    from uare.eval.bench import run_bench_iqa
 
     r = run_bench_iqa(scorers, model, [str(f) for f in FOLDERS], limit, out=out)
     return {"summary": r["summary"], "per_type_srcc": r["per_type_srcc"], "tasks": r["tasks"],
