@@ -26,6 +26,9 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+# hash the uare of this checkout, not whichever one an editable install (pip install -e) points at:
+# a script's sys.path starts at benchmarks/, so a plain `import uare` could load another worktree
+sys.path.insert(0, str(ROOT))
 PARTS = ("language", "degrade", "samples", "model", "bagel", "cli")
 
 

@@ -1,6 +1,6 @@
 """IQA benchmark: SRCC / PLCC / KRCC of no-reference scorers on synthetic, TID2013 and user MOS sets.
 
-Calls :func:`uare.cli_eval.run_bench_iqa` (the same code as ``uare bench iqa``), writes the
+Calls :func:`uare.eval.bench.run_bench_iqa` (the same code as ``uare bench iqa``), writes the
 reports under ``--out`` and prints the summary JSON, then the Markdown tables.
 
     python benchmarks/iqa.py [--scorers niqe,brisque] [--limit N] [--mos CSV] [--out results/bench_iqa]
@@ -12,7 +12,7 @@ import argparse
 import json
 import time
 
-from uare.cli_eval import run_bench_iqa
+from uare.eval.bench import run_bench_iqa
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Restoration benchmark: ten fixed, seeded degradation settings x classical baselines (and the model).
 
-Calls :func:`uare.cli_eval.run_bench_restore` (the same code as ``uare bench restore``), writes
+Calls :func:`uare.eval.bench.run_bench_restore` (the same code as ``uare bench restore``), writes
 the reports under ``--out`` and prints the summary JSON, then the Markdown tables.
 
     python benchmarks/restore.py [--images DIR ...] [--limit N] [--model DIR] [--settings all]
@@ -14,7 +14,7 @@ import json
 import platform
 import time
 
-from uare.cli_eval import run_bench_restore
+from uare.eval.bench import run_bench_restore
 
 
 def main() -> None:

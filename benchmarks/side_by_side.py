@@ -185,7 +185,7 @@ def md_nr(r: dict[str, Any]) -> str:
 
 
 def part_bench(model_dir: str | None, limit: int, out: Path) -> dict[str, Any]:
-    from uare.cli_eval import run_bench_restore
+    from uare.eval.bench import run_bench_restore
 
     model = model_dir or str(REPO / "uare" / "weights" / "uare-tiny")
     big = run_bench_restore(None, model, ["realesrgan", "ibp"], "sr_x4,realesrgan_x4",

@@ -19,7 +19,11 @@ Parts:
   stage-1 model; (b) stage 1 with the curriculum vs stage 1 with everything mixed from step 0.
 - ``ablation_iqa``: (c) the unified model vs the same model trained on IQA alone.
 
-Prints one JSON object and Markdown tables; writes them under ``--out``.
+Prints one JSON object and Markdown tables; writes them under ``--out``. With ``--docs`` each part's
+result is also recorded in ``benchmarks/results/uare_tiny_release2.json`` (the published numbers, in git)
+and the tables of ``benchmarks/RESULTS.md`` and of the model card are rendered from that file, between
+their ``<!-- generated:uare_tiny_release2 -->`` markers; ``python benchmarks/model_card.py --check`` says
+whether the documents still match it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the uare of this checkout, whatever an editable install points at
 DATA = ROOT.parent / "shared" / "datasets" / "test"
 FOLDERS = [DATA / "CBSD68", DATA / "Kodak24"]
 
@@ -168,8 +173,17 @@ def md_clean(r: dict[str, Any]) -> str:
             f"| tile disagreement (8-bit levels) | - | {r['tile_disagreement']:.2f} |\n")
 
 
+def md_iqa(r: dict[str, Any]) -> str:
+    """The tables of ``uare bench iqa`` (and the model's own checks) from the part's JSON."""
+    from uare.eval import iqa_tasks
+    from uare.eval.bench_iqa import markdown_tables
+
+    md = markdown_tables(r["summary"], r["per_type_srcc"])
+    return md + "\n" + iqa_tasks.markdown_summaries(r["tasks"]) if r["tasks"] else md
+
+
 def part_iqa(model: str, limit: int, out: Path, scorers: list[str]) -> dict[str, Any]:
-    from uare.cli_eval import run_bench_iqa
+    from uare.eval.bench import run_bench_iqa
 
     r = run_bench_iqa(scorers, model, [str(f) for f in FOLDERS], limit, out=out)
     return {"summary": r["summary"], "per_type_srcc": r["per_type_srcc"], "tasks": r["tasks"],
@@ -196,6 +210,10 @@ for name, fn in (("assess", lambda: m.assess(img)), ("assess_score_only", lambda
     out[name] = sorted(ts)[1]
 print(json.dumps(out))
 """
+
+
+def md_speed(r: dict[str, Any]) -> str:
+    return " | ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()) + "\n"
 
 
 def part_speed(model: str) -> dict[str, Any]:
@@ -255,19 +273,76 @@ def md_ablation_iqa(r: dict[str, Any]) -> str:
 
 CARD = ROOT / "uare" / "weights" / "uare-tiny" / "MODEL_CARD.md"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+#: the published numbers of the shipped release; the documents' tables are rendered from it
+RELEASE_JSON = ROOT / "benchmarks" / "results" / "uare_tiny_release2.json"
+#: part -> (heading in the documents, renderer of its JSON), in the documents' order
+DOC_PARTS: dict[str, tuple[str, Any]] = {
+    "restore": ("### Restoration (blind = the default; task named = the setting's task when it has one)",
+                md_restore),
+    "clean": ("### Do no harm: the clean test images themselves", md_clean),
+    "iqa": ("### IQA", md_iqa),
+    "speed": ("### Speed", md_speed),
+    "ablation_restore": ("### Ablation (a, b): restoration PSNR", md_ablation_restore),
+    "ablation_iqa": ("### Ablation (c): IQA", md_ablation_iqa),
+}
 
 
-def write_generated(path: Path, key: str, md: str) -> bool:
-    """Replace the block between ``<!-- generated:KEY -->`` and ``<!-- /generated:KEY -->`` in ``path``
-    (the documents hold no hand-typed copy of these tables); False when the markers are absent."""
-    text = path.read_text()
+def part_command(part: str, limit: int, iqa_limit: int | None) -> str:
+    """The command line that measured ``part``."""
+    return (f"python benchmarks/uare_tiny.py --parts {part} --limit {limit}"
+            + (f" --iqa-limit {iqa_limit}" if part == "iqa" and iqa_limit else ""))
+
+
+def render_docs(data: dict[str, Any]) -> str:
+    """The Markdown of every recorded part: heading, the command that measured it, its tables."""
+    blocks = []
+    for part, (heading, render) in DOC_PARTS.items():
+        if part in data["parts"]:
+            p = data["parts"][part]
+            cmd = part_command(part, p["limit"], p.get("iqa_limit"))
+            blocks.append(f"{heading}\n\n_`{cmd}`_\n\n{render(p['result']).strip()}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def replace_generated(text: str, key: str, body: str) -> str | None:
+    """``text`` with the block between ``<!-- generated:KEY -->`` and ``<!-- /generated:KEY -->`` replaced
+    by ``body``; None when the markers are absent (or not in that order)."""
     start, end = f"<!-- generated:{key} -->", f"<!-- /generated:{key} -->"
-    if start not in text or end not in text:
-        return False
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        return None
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{start}\n{md.strip()}\n{end}{tail}")
-    return True
+    return f"{head}{start}\n{body.strip()}\n{end}{tail}"
+
+
+def update_docs(json_path: Path = RELEASE_JSON, docs: tuple[Path, ...] = (CARD, RESULTS),
+                check: bool = False) -> list[Path]:
+    """Render ``json_path`` into each document's block (its key: the JSON's stem). Returns the documents
+    that differed from the rendering (rewritten, unless ``check``). A document without the markers is an
+    error: the tables would silently stop being generated."""
+    data = json.loads(json_path.read_text())
+    body = render_docs(data)
+    stale = []
+    for doc in docs:
+        text = doc.read_text()
+        new = replace_generated(text, json_path.stem, body)
+        if new is None:
+            raise SystemExit(f"{doc}: no <!-- generated:{json_path.stem} --> ... <!-- /generated:{json_path.stem} "
+                             "--> block")
+        if new != text:
+            stale.append(doc)
+            if not check:
+                doc.write_text(new)
+    return stale
+
+
+def record_part(json_path: Path, part: str, limit: int, iqa_limit: int | None, result: dict[str, Any]) -> None:
+    """Store one part's result (and how it was measured) in the release JSON, the other parts kept."""
+    data = json.loads(json_path.read_text()) if json_path.is_file() else {"parts": {}}
+    data["parts"][part] = {"limit": limit, "iqa_limit": iqa_limit, "result": result}
+    data["parts"] = {k: data["parts"][k] for k in sorted(data["parts"], key=lambda k: list(DOC_PARTS).index(k))}
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(data, indent=1, default=float) + "\n")
 
 
 def main() -> int:
@@ -281,8 +356,10 @@ def main() -> int:
     ap.add_argument("--iqa-limit", type=int, default=None, help="the same for the IQA parts (default: --limit)")
     ap.add_argument("--out", type=Path, default=Path("results/uare_tiny"))
     ap.add_argument("--docs", action="store_true",
-                    help="also write each part's tables into MODEL_CARD.md and RESULTS.md (between their "
-                         "<!-- generated:PART --> markers)")
+                    help="also record each part's result in --docs-json and render that file's tables into "
+                         "MODEL_CARD.md and RESULTS.md (see benchmarks/model_card.py)")
+    ap.add_argument("--docs-json", type=Path, default=RELEASE_JSON,
+                    help=f"the release's results (default: {RELEASE_JSON.relative_to(ROOT)})")
     args = ap.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     iqa_limit = args.iqa_limit or args.limit
@@ -303,8 +380,7 @@ def main() -> int:
             md.append("## IQA\n\n" + r["markdown"])
         elif part == "speed":
             result[part] = part_speed(args.model)
-            md.append("## Speed (512x512, s, median of 3)\n\n" + " | ".join(
-                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in result[part].items()) + "\n")
+            md.append("## Speed (512x512, s, median of 3)\n\n" + md_speed(result[part]))
         elif part == "ablation_restore":
             result[part] = part_ablation_restore(args.model, args.stage1, args.mixed, args.limit, args.out)
             md.append("## Ablation (a, b): restoration PSNR\n\n" + md_ablation_restore(result[part]))
@@ -315,12 +391,9 @@ def main() -> int:
             raise SystemExit(f"unknown part {part!r}")
         log(f"{part}: {time.perf_counter() - t:.0f} s")
         if args.docs:
-            stamp = (f"_`python benchmarks/uare_tiny.py --parts {part} --limit {args.limit}"
-                     + (f" --iqa-limit {iqa_limit}" if part == "iqa" else "") + "`_\n\n")
-            body = md[-1].split("\n\n", 1)[1] if md[-1].startswith("## ") else md[-1]  # the doc has the heading
-            for doc in (CARD, RESULTS):
-                if write_generated(doc, part, stamp + body):
-                    log(f"{part}: tables written into {doc.relative_to(ROOT)}")
+            record_part(args.docs_json, part, args.limit, iqa_limit, result[part])
+            for doc in update_docs(args.docs_json):
+                log(f"{part}: tables written into {doc.relative_to(ROOT)}")
     result["seconds"] = round(time.perf_counter() - t0, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "_".join(parts)

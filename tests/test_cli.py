@@ -129,21 +129,21 @@ def test_record_has_quality_fields_when_available(tmp_path: Path, capsys: pytest
 
 
 def test_quality_glue_is_seeded(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = types.ModuleType("uare.quality")
+    from uare.quality import fields
+
     calls: list[dict[str, object]] = []
 
     def summarize(record: object, clean: np.ndarray | None = None, degraded: np.ndarray | None = None) -> object:
         calls.append({"clean": None if clean is None else clean.shape})
         return types.SimpleNamespace(score=3.25, level="fair")
 
-    fake.summarize = summarize  # type: ignore[attr-defined]
-    fake.analysis_text = lambda summary, rng: f"{summary.level} {rng.integers(1_000_000)}"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "uare.quality", fake)
+    monkeypatch.setattr(fields, "summarize", summarize)
+    monkeypatch.setattr(fields, "analysis_text", lambda summary, rng: f"{summary.level} {rng.integers(1_000_000)}")
     record = types.SimpleNamespace(input_size=(4, 6))
     img = np.zeros((5, 7, 3), np.uint8)
-    first = cli.quality_fields(record, img, img[:4, :6], seed=11)
-    assert first == cli.quality_fields(record, img, img[:4, :6], seed=11)
-    assert first != cli.quality_fields(record, img, img[:4, :6], seed=12)
+    first = fields.quality_fields(record, img, img[:4, :6], seed=11)
+    assert first == fields.quality_fields(record, img, img[:4, :6], seed=11)
+    assert first != fields.quality_fields(record, img, img[:4, :6], seed=12)
     assert first["score"] == 3.25 and first["level"] == "fair"
     assert calls[0]["clean"] == (4, 6, 3)  # ground truth cropped to the record's input_size
 
@@ -276,7 +276,9 @@ def test_unexpected_errors_are_not_swallowed(tmp_path: Path, monkeypatch: pytest
     def broken(*args: object, **kw: object) -> None:
         raise RuntimeError("engine bug")
 
-    monkeypatch.setattr(cli, "_degrade_fn", lambda: broken)
+    from uare.degrade import files
+
+    monkeypatch.setattr(files, "_degrade_fn", lambda: broken)
     src = make(tmp_path / "in.png")
     with pytest.raises(RuntimeError, match="engine bug"):
         cli.main(["degrade", str(src), "-o", str(tmp_path / "o.png")])

@@ -346,7 +346,7 @@ def test_color_shift_matches_skimage_lab_and_sees_a_cast() -> None:
 
 def test_bench_iqa_with_the_model_adds_its_own_checks(tiny_images: Path, tmp_path: Path) -> None:
     """``--scorers uare``: type identification on levels 2-5, pairwise comparisons, files written."""
-    from uare.cli_eval import run_bench_iqa
+    from uare.eval.bench import run_bench_iqa
     from uare.model.config import micro
     from uare.model.random_init import init_random
     from uare.model.tokenizer import train_quality_tokenizer

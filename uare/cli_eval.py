@@ -15,7 +15,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from uare.cli_args import positive_int
 from uare.errors import UareError
@@ -138,94 +137,36 @@ def _print_written(paths: list[Path]) -> None:
 
 def cmd_eval_restore(args: argparse.Namespace) -> int:
     """``uare eval restore``."""
-    from uare.eval.metricset import build_metrics, parse_metric_names
-    from uare.eval.report import markdown_table, write_csv, write_json, write_text
-    from uare.eval.restore import evaluate_folders
+    from uare.eval.bench import eval_restore
 
-    names = parse_metric_names(args.metrics)
-    protocol = args.protocol or ("basicsr" if args.scale > 1 else "rgb")
-    metrics = build_metrics(names, protocol=protocol, scale=args.scale, crop_border=args.crop_border,
-                            device=args.device)
-    res = evaluate_folders(args.pred, args.gt, metrics, scale=args.scale)
-    summary = {"pred": str(args.pred), "gt": str(args.gt), "protocol": protocol, "scale": args.scale,
-               "crop_border": args.crop_border, "notes": res.notes, **res.summary}
-    md = markdown_table(["n", *names], [[res.summary["n"], *[res.summary["mean"][n] for n in names]]],
-                        [0, *[2 if n in ("psnr", "niqe", "brisque") else 4 for n in names]])
-    print(md, end="")
-    for n in res.notes:
+    r = eval_restore(args.pred, args.gt, args.metrics, args.protocol, args.scale, args.crop_border, args.device)
+    print(r.markdown, end="")
+    for n in r.notes:
         print(f"note: {n}", file=sys.stderr)
     if args.out:
-        out = Path(args.out)
-        _print_written([write_csv(out / "per_image.csv", res.rows), write_json(out / "summary.json", summary),
-                        write_text(out / "summary.md", md)])
+        _print_written(r.write(args.out))
     else:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(r.summary, indent=2))
     return 0
 
 
 def cmd_eval_iqa(args: argparse.Namespace) -> int:
     """``uare eval iqa``."""
-    from uare.eval.iqa import correlations, match, read_mos, read_scores
-    from uare.eval.report import markdown_table, write_csv, write_json, write_text
+    from uare.eval.bench import eval_iqa
 
-    triples = match(read_scores(args.pred), read_mos(args.mos, args.score_column))
-    c = correlations([t[1] for t in triples], [t[2] for t in triples])
-    md = markdown_table(["n", "SRCC", "PLCC", "PLCC (logistic)", "KRCC"],
-                        [[c["n"], c["srcc"], c["plcc"], c["plcc_logistic"], c["krcc"]]], [0, 4, 4, 4, 4])
-    print(md, end="")
-    summary = {"pred": str(args.pred), "mos": str(args.mos), **c}
+    r = eval_iqa(args.pred, args.mos, args.score_column)
+    print(r.markdown, end="")
     if args.out:
-        out = Path(args.out)
-        rows = [{"image": n, "pred": p, "mos": m} for n, p, m in triples]
-        _print_written([write_csv(out / "per_image.csv", rows), write_json(out / "summary.json", summary),
-                        write_text(out / "summary.md", md)])
+        _print_written(r.write(args.out))
     else:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(r.summary, indent=2))
     return 0
-
-
-def _folders(images: list[str] | None) -> list[Path]:
-    from uare.eval.bench_restore import default_image_dirs
-
-    if not images:
-        return default_image_dirs()
-    dirs = [Path(d) for d in images]
-    bad = [str(d) for d in dirs if not d.is_dir()]
-    if bad:
-        raise UareError(f"--images: not a folder: {', '.join(bad)}")
-    names = [d.name for d in dirs]
-    if len(set(names)) != len(names):
-        raise UareError(f"--images: folders must have distinct names (they label the results): {', '.join(names)}")
-    return dirs
-
-
-def run_bench_restore(images: list[str] | None = None, model: str | None = None, baselines: list[str] | None = None,
-                      settings: str = "all", metrics: str = "psnr,ssim,niqe,brisque", limit: int | None = None,
-                      seed: int = 0, device: str = "cpu", out: str | Path = "results/bench_restore",
-                      quiet: bool = False) -> dict[str, Any]:
-    """The whole ``uare bench restore`` as a function; returns summary JSON + Markdown."""
-    from uare.baselines import UARERestorer
-    from uare.eval import bench_restore as br
-    from uare.eval.metricset import parse_metric_names
-    from uare.eval.settings import get_settings
-    from uare.progress import Progress
-
-    folders = _folders(images)
-    names = parse_metric_names(metrics)
-    chosen, notes = br.select_restorers(baselines or ["all"], UARERestorer(model, device) if model else None)
-    with Progress(None, "bench restore", quiet=quiet) as bar:
-        res = br.run_bench(folders, get_settings(settings), chosen, names, Path(out), seed=seed, limit=limit,
-                           progress=bar)
-    res.notes += notes
-    meta = {"images": [str(f) for f in folders], "limit": limit, "seed": seed, "metrics": names,
-            "methods": ["input", *chosen], "model": model}
-    written = br.write_reports(res, Path(out), names, meta)
-    return {"meta": meta, "summary": res.summary, "notes": res.notes, "markdown": br.markdown(res, names),
-            "written": [str(p) for p in written]}
 
 
 def cmd_bench_restore(args: argparse.Namespace) -> int:
     """``uare bench restore``."""
+    from uare.eval.bench import run_bench_restore
+
     r = run_bench_restore(args.images, args.model, args.baselines, args.settings, args.metrics, args.limit,
                           args.seed, args.device, args.out, quiet=args.quiet)
     print(r["markdown"], end="")
@@ -235,62 +176,10 @@ def cmd_bench_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_bench_iqa(scorers: list[str] | None = None, model: str | None = None, images: list[str] | None = None,
-                  limit: int | None = None, synthetic: bool = True, tid2013: bool = True, mos: str | None = None,
-                  mos_images: str | None = None, seed: int = 0, device: str = "cpu",
-                  out: str | Path = "results/bench_iqa") -> dict[str, Any]:
-    """The whole ``uare bench iqa`` as a function; returns summary JSON + Markdown."""
-    from uare.baselines import get_scorer
-    from uare.eval import bench_iqa as bi
-
-    names = scorers or ["niqe", "brisque"]
-    try:
-        sc = {n: get_scorer(n, model, device) for n in names}
-    except ValueError as e:
-        raise UareError(str(e)) from None
-    sources: dict[str, Any] = {}
-    with_tasks = "uare" in sc and synthetic
-    if synthetic:
-        items = bi.synthetic_items(_folders(images), limit, seed)
-        # the model's own checks reuse the synthetic images, so keep them when the model is scored
-        sources["synthetic"] = list(items) if with_tasks else items
-    notes = []
-    root = None
-    if tid2013:
-        root = bi.default_tid2013()
-        if root is None:
-            notes.append("tid2013 skipped: ../shared/datasets/iqa/pyiqa_calibration not found")
-        else:
-            sources["tid2013"] = bi.tid2013_items(root)
-    if mos:
-        sources[Path(mos).stem] = bi.user_items(Path(mos), Path(mos_images) if mos_images else None)
-    if not sources:
-        raise UareError("nothing to benchmark: all sources are switched off")
-    res = bi.run_iqa_bench(sources, sc)
-    meta = {"scorers": names, "limit": limit, "seed": seed, "notes": notes,
-            "sign": "niqe and brisque are negated, so higher = better for every scorer"}
-    written = bi.write_reports(res, Path(out), meta)
-    md = bi.markdown(res)
-    tasks: dict[str, Any] = {}
-    if with_tasks:
-        from uare.eval import iqa_tasks
-        from uare.eval.report import write_json, write_text
-        from uare.io import iter_inputs
-
-        clean = [(f"{fo.name}/{p.stem}", bi.load_clean(p)) for fo in _folders(images)
-                 for p in iter_inputs(fo)[: limit or None]]
-        tr = iqa_tasks.run_iqa_tasks(sc["uare"].model(), sources["synthetic"], root, seed, clean=clean[:12])
-        tasks = {k: v.summary() for k, v in tr.items()}
-        md += "\n" + iqa_tasks.markdown(tr)
-        write_json(Path(out) / "iqa_tasks.json", {"summary": tasks, "rows": {k: v.rows for k, v in tr.items()}})
-        write_text(Path(out) / "iqa_tasks.md", iqa_tasks.markdown(tr))
-        written += [Path(out) / "iqa_tasks.json", Path(out) / "iqa_tasks.md"]
-    return {"meta": meta, "summary": res.summary, "per_type_srcc": res.per_group, "tasks": tasks, "markdown": md,
-            "written": [str(p) for p in written]}
-
-
 def cmd_bench_iqa(args: argparse.Namespace) -> int:
     """``uare bench iqa``."""
+    from uare.eval.bench import run_bench_iqa
+
     r = run_bench_iqa(args.scorers, args.model, args.images, args.limit, not args.no_synthetic, not args.no_tid2013,
                       args.mos, args.mos_images, args.seed, args.device, args.out)
     print(r["markdown"], end="")

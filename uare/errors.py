@@ -11,3 +11,8 @@ class ImageReadError(UareError):
 
 class OutputExistsError(UareError):
     """The output file already exists and --overwrite was not given."""
+
+
+def one_line(text: object) -> str:
+    """``text`` with every run of whitespace (newlines too) collapsed to one space: one line of a message."""
+    return " ".join(str(text).split())

@@ -20,9 +20,9 @@ class NegatedMetric:
         self.metric = metric
 
     def __call__(self, img: np.ndarray) -> float:
-        from uare.eval.metricset import metrics_module
+        import uare.metrics  # imported on first use (scipy, OpenCV)
 
-        return -float(getattr(metrics_module(), self.metric)(check_rgb_u8(img)))
+        return -float(getattr(uare.metrics, self.metric)(check_rgb_u8(img)))
 
 
 def get_scorer(name: str, model_path: str | None = None, device: str = "cpu") -> Scorer:

@@ -6,18 +6,17 @@ length of the prompt before the answer -- the model learns that property instead
 first uare-tiny did exactly that (down-sampled IQA views were fed at their reduced size, so the token
 count predicted "bad").
 
-:func:`audit` draws samples from a data config's sources and measures, for each such property, how
-much of the label's variance it explains: the correlation ratio eta^2 (between-group over total
-variance, label grouped by the property's value; it catches any dependence, not only monotone ones)
-and the Spearman correlation. With no dependence eta^2 is about (groups - 1) / samples.
+:func:`measure` takes samples drawn from a data config's sources (:func:`draw`) and measures, for each
+such property, how much of the label's variance it explains: the correlation ratio eta^2 (between-group
+over total variance, label grouped by the property's value; it catches any dependence, not only
+monotone ones) and the Spearman correlation. With no dependence eta^2 is about (groups - 1) / samples. The command
+that audits a training config's sources is :mod:`uare.train.audit`:
 
-    python -m uare.data.audit configs/tiny/stage0_und.yaml --n 3000
+    python -m uare.train.audit configs/tiny/stage0_und.yaml --n 3000
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,53 +104,3 @@ def draw(sources: list, n: int, seed: int = 0) -> list[Sample]:
         for i in range(n):
             out.append(src(np.random.default_rng([seed, k, i]), 0))
     return out
-
-
-def audit(config_path: str, n: int = 2000, seed: int = 0) -> dict[str, dict[str, Leak]]:
-    """Leaks per source kind of a training config (sources without quality labels are skipped)."""
-    from pathlib import Path
-
-    from uare.data.images import ImageCache
-    from uare.data.sources import Geometry, build_source
-    from uare.model.config import preset
-    from uare.model.tokenizer import Tokenizer, train_quality_tokenizer
-    from uare.train.config import load_config
-    from uare.train.model_setup import model_config_for_plan
-
-    cfg = load_config(config_path)
-    try:
-        mc = model_config_for_plan(cfg.init)
-    except Exception:  # noqa: BLE001 - the plan only needs the geometry
-        mc = preset("tiny")
-    folder = Path(cfg.init.path) if cfg.init.path else None
-    tok = Tokenizer.from_folder(folder) if folder and (folder / "tokenizer.json").is_file() else \
-        train_quality_tokenizer(vocab_size=2048, seed=0)
-    geo = Geometry(mc.latent_downsample, mc.max_latent_size, mc.vit.patch_size,
-                   min(mc.vit_max_num_patch_per_side, cfg.data.vit_max_size // mc.vit.patch_size),
-                   cfg.data.vit_min_size)
-    cache = ImageCache()
-    report = {}
-    for i, sc in enumerate(cfg.data.sources):
-        if sc.kind not in ("iqa", "interleaved"):
-            continue
-        src = build_source(sc, geo, tok, cache, cfg.data.curriculum)
-        report[f"{i}:{sc.kind}"] = measure(draw([src], n, seed))
-    return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Measure how well non-content properties predict a config's labels.")
-    ap.add_argument("config")
-    ap.add_argument("--n", type=int, default=2000, help="samples per source (default 2000)")
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args(argv)
-    for name, leaks in audit(a.config, a.n, a.seed).items():
-        print(f"source {name}: {a.n} samples")
-        print("  property        eta^2   chance  spearman  groups")
-        for lk in leaks.values():
-            print(f"  {lk.prop:14s} {lk.eta2:6.3f}  {lk.chance:6.3f}  {lk.spearman:+7.3f}  {lk.groups:6d}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,4 +6,5 @@
 - :mod:`uare.eval.settings`: the ten fixed restoration settings.
 - :mod:`uare.eval.bench_restore`, :mod:`uare.eval.bench_iqa`: the benchmarks.
 - :mod:`uare.eval.report`: CSV / JSON / Markdown / figures.
+- :mod:`uare.eval.bench`: the work of ``uare eval`` and ``uare bench`` as functions (the CLI only prints).
 """

@@ -138,12 +138,18 @@ def run_iqa_bench(sources: dict[str, Any], scorers: dict[str, Scorer],
 
 def markdown(res: IQABenchResult) -> str:
     """Correlation tables (scorers as signed: -NIQE and -BRISQUE, higher = better)."""
+    return markdown_tables(res.summary, res.per_group)
+
+
+def markdown_tables(summary: dict[str, dict[str, dict[str, float]]],
+                    per_group: dict[str, dict[str, dict[str, float]]]) -> str:
+    """The tables of :func:`markdown` from their JSON (``summary`` and ``per_type_srcc`` of a report)."""
     parts = []
-    for src, by_scorer in res.summary.items():
+    for src, by_scorer in summary.items():
         rows = [[_label(n), v["n"], v["srcc"], v["plcc"], v["plcc_logistic"], v["krcc"]] for n, v in by_scorer.items()]
         parts.append(f"#### {src}\n\n" + markdown_table(["scorer", "n", "SRCC", "PLCC", "PLCC (logistic)", "KRCC"],
                                                         rows, [0, 0, 4, 4, 4, 4]))
-    for src, by_group in res.per_group.items():
+    for src, by_group in per_group.items():
         scorers = list(next(iter(by_group.values()), {}))
         rows = [[g, *[v[n] for n in scorers]] for g, v in by_group.items()]
         parts.append(f"#### {src}: SRCC within each degradation type\n\n"

@@ -247,11 +247,17 @@ def run_iqa_tasks(model: Any, items: list[Any], tid_root: Path | None, seed: int
 
 def markdown(results: dict[str, IQATaskResult]) -> str:
     """One table: check, accuracy, count; then per-group accuracy lines."""
+    return markdown_summaries({r.name: {"accuracy": r.accuracy, "n": r.n, "per_group": r.per_group}
+                               for r in results.values()})
+
+
+def markdown_summaries(summaries: dict[str, dict[str, Any]]) -> str:
+    """:func:`markdown` from the checks' JSON (name -> :meth:`IQATaskResult.summary`)."""
     lines = ["| check | accuracy | n |", "|---|---|---|"]
-    for r in results.values():
-        lines.append(f"| {r.name} | {r.accuracy:.3f} | {r.n} |")
-    for r in results.values():
-        if r.per_group:
+    for name, s in summaries.items():
+        lines.append(f"| {name} | {s['accuracy']:.3f} | {s['n']} |")
+    for name, s in summaries.items():
+        if s["per_group"]:
             lines.append("")
-            lines.append(f"{r.name} by group: " + ", ".join(f"{g} {v:.2f}" for g, v in r.per_group.items()))
+            lines.append(f"{name} by group: " + ", ".join(f"{g} {v:.2f}" for g, v in s["per_group"].items()))
     return "\n".join(lines) + "\n"

@@ -711,16 +711,16 @@ def _parse_degradations(text: str) -> list[dict[str, str]]:
 
 def _random_default(device, dtype) -> Checkpoint:
     """The stand-in default model: tiny config, weights as ``uare init-random --seed 0`` writes them."""
-    from uare.model.autoencoder import AutoEncoder
     from uare.model.config import tiny
     from uare.model.random_init import random_fill
     from uare.model.tokenizer import train_quality_tokenizer
     from uare.model.unified import UAREModel
+    from uare.model.vae import build_vae
 
     tok = train_quality_tokenizer(vocab_size=2048, seed=0)
     cfg = tiny(vocab_size=tok.vocab_size)
     dev, dt = resolve_device(device), resolve_dtype(dtype)
-    model, vae = UAREModel(cfg), AutoEncoder(cfg.vae)
+    model, vae = UAREModel(cfg), build_vae(cfg.vae)
     fill = random_fill(0)
     with torch.no_grad():
         for module in (model, vae):

@@ -29,21 +29,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
 from uare import __version__
-from uare.model.autoencoder import AutoEncoder
-from uare.model.config import LLMConfig, UAREConfig, VAEConfig, ViTConfig, _read_json
-from uare.model.mot import RotaryEmbedding
+from uare.model.config import LLMConfig, UAREConfig, ViTConfig, _read_json
+from uare.model.loading import (  # noqa: F401 - re-exported: the loaders' helpers were defined here
+    _materialize,
+    _meta_module,
+    expected_shapes,
+    load_module_state,
+    validate_keys,
+)
 from uare.model.safetensors_header import CheckpointError, TensorInfo, read_header
 from uare.model.tokenizer import Tokenizer
 from uare.model.unified import UAREModel
+from uare.model.vae import VAE, VAE_FILE, check_vae, fill_vae, save_vae, vae_config_from_header
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
-BAGEL_FILES = ("llm_config.json", "vit_config.json", "ema.safetensors", "ae.safetensors")
-UARE_FILES = ("config.json", "model.safetensors", "ae.safetensors")
+BAGEL_FILES = ("llm_config.json", "vit_config.json", "ema.safetensors", VAE_FILE)
+UARE_FILES = ("config.json", "model.safetensors", VAE_FILE)
 TORCH_DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
                 "fp16": torch.float16, "float16": torch.float16}
 ST_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
@@ -54,7 +59,7 @@ class Checkpoint:
     """A loaded checkpoint: the unified model, its VAE, its tokenizer and where it came from."""
 
     model: UAREModel
-    vae: AutoEncoder
+    vae: VAE
     tokenizer: Tokenizer
     config: UAREConfig
     format: str
@@ -94,7 +99,7 @@ def detect_format(folder: str | Path) -> str:
         raise CheckpointError(f"{folder}: no such checkpoint folder")
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: a checkpoint is a folder (config.json + model.safetensors + "
-                              "ae.safetensors + tokenizer.json, or BAGEL's layout), not a file")
+                              f"{VAE_FILE} + tokenizer.json, or BAGEL's layout), not a file")
     names = {p.name for p in folder.iterdir()}
     if (folder / "config.json").is_file() and "model.safetensors" in names:
         cfg = _read_json(folder / "config.json")
@@ -113,28 +118,11 @@ def detect_format(folder: str | Path) -> str:
         raise CheckpointError(f"{folder}: holds pickle weights ({', '.join(pickles[:3])}), which uare refuses to "
                               "load (unpickling runs code); convert them to safetensors")
     raise CheckpointError(f"{folder}: not a checkpoint folder (expected config.json + model.safetensors + "
-                          "ae.safetensors, or BAGEL's llm_config.json + vit_config.json + ema.safetensors + "
-                          "ae.safetensors)")
+                          f"{VAE_FILE}, or BAGEL's llm_config.json + vit_config.json + ema.safetensors + "
+                          f"{VAE_FILE})")
 
 
 # ---------------------------------------------------------------------------- configs from tensors
-def vae_config_from_header(infos: dict[str, TensorInfo], meta: dict[str, str], path: Path) -> VAEConfig:
-    """Recover the AE's widths from its tensors (FLUX's ``load_ae`` hard-codes them)."""
-    try:
-        ch = infos["encoder.conv_in.weight"].shape[0]
-        levels = sorted({int(k.split(".")[2]) for k in infos if k.startswith("encoder.down.")})
-        ch_mult = [infos[f"encoder.down.{lv}.block.0.conv1.weight"].shape[0] // ch for lv in levels]
-        blocks = {int(k.split(".")[4]) for k in infos if k.startswith("encoder.down.0.block.")}
-        z = infos["encoder.conv_out.weight"].shape[0] // 2
-    except KeyError as e:
-        raise CheckpointError(f"{path}: not a FLUX-style autoencoder (no tensor {e.args[0]})") from None
-    return VAEConfig(ch=ch, ch_mult=ch_mult, num_res_blocks=len(blocks), z_channels=z,
-                     scale_factor=float(meta.get("scale_factor", 0.3611)),
-                     shift_factor=float(meta.get("shift_factor", 0.1159)),
-                     norm_groups=int(meta.get("norm_groups", 32)),
-                     patch_skip="encoder.patch_skip.weight" in infos)
-
-
 def _side_from_table(infos: dict[str, TensorInfo], key: str, path: Path) -> int:
     if key not in infos:
         raise CheckpointError(f"{path}: missing tensor {key}")
@@ -147,9 +135,9 @@ def _side_from_table(infos: dict[str, TensorInfo], key: str, path: Path) -> int:
 def config_from_bagel_folder(folder: Path) -> UAREConfig:
     """Configs as BAGEL's loader builds them, with the grid sizes read from the tensors."""
     ema, ema_meta = read_header(folder / "ema.safetensors")
-    ae, ae_meta = read_header(folder / "ae.safetensors")
+    ae, ae_meta = read_header(folder / VAE_FILE)
     cfg = UAREConfig.from_bagel_files(folder / "llm_config.json", folder / "vit_config.json",
-                                      vae_config_from_header(ae, ae_meta, folder / "ae.safetensors"))
+                                      vae_config_from_header(ae, ae_meta, folder / VAE_FILE))
     cfg.max_latent_size = _side_from_table(ema, "latent_pos_embed.pos_embed", folder / "ema.safetensors")
     cfg.vit_max_num_patch_per_side = _side_from_table(ema, "vit_pos_embed.pos_embed", folder / "ema.safetensors")
     return cfg
@@ -163,70 +151,7 @@ def load_config(folder: str | Path) -> tuple[UAREConfig, str]:
     return config_from_bagel_folder(folder), fmt
 
 
-# ---------------------------------------------------------------------------- validation + loading
-def expected_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
-    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
-
-
-def validate_keys(infos: dict[str, TensorInfo], expected: dict[str, tuple[int, ...]], path: Path) -> None:
-    """Strict key matching: one error naming every missing, unexpected and mis-shaped key."""
-    missing = sorted(set(expected) - set(infos))
-    unexpected = sorted(set(infos) - set(expected))
-    shaped = sorted(k for k in set(expected) & set(infos) if tuple(infos[k].shape) != tuple(expected[k]))
-    if not (missing or unexpected or shaped):
-        return
-
-    def show(keys: list[str], fmt=lambda k: k) -> str:
-        more = f" (+{len(keys) - 8} more)" if len(keys) > 8 else ""
-        return ", ".join(fmt(k) for k in keys[:8]) + more
-
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} missing: {show(missing)}")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected: {show(unexpected)}")
-    if shaped:
-        parts.append(f"{len(shaped)} mis-shaped: " + show(
-            shaped, lambda k: f"{k} {list(infos[k].shape)} != expected {list(expected[k])}"))
-    raise CheckpointError(f"{path}: keys do not match the model ({'; '.join(parts)}); "
-                          "is this the right checkpoint for this config?")
-
-
-def _meta_module(factory):
-    with torch.device("meta"):
-        return factory()
-
-
-def _materialize(module: nn.Module, device: torch.device) -> None:
-    """Re-create what a checkpoint does not hold (RoPE frequencies) on the target device."""
-    for m in module.modules():
-        if isinstance(m, RotaryEmbedding):
-            with torch.device("cpu"):
-                fresh = RotaryEmbedding(m.inv_freq.shape[0] * 2, m.theta)
-            m.inv_freq = fresh.inv_freq.to(device)
-    left = [n for n, t in list(module.named_parameters()) + list(module.named_buffers()) if t.is_meta]
-    if left:
-        raise CheckpointError(f"internal error: tensors not loaded: {', '.join(left[:5])}")
-
-
-def load_module_state(module: nn.Module, path: Path, infos: dict[str, TensorInfo], device: torch.device,
-                      dtype: torch.dtype) -> None:
-    """Read each tensor straight to ``device`` in ``dtype`` and assign it (no second copy of the model)."""
-    state = {}
-    with safe_open(str(path), framework="pt", device=str(device) if device.type != "mps" else "cpu") as f:
-        for key in infos:
-            t = f.get_tensor(key)
-            if t.is_floating_point():
-                if not bool(torch.isfinite(t).all()):
-                    raise CheckpointError(f"{path}: tensor {key} holds NaN or Inf values; the file is corrupt "
-                                          "(re-export or re-download it)")
-                t = t.to(dtype)
-                if not bool(torch.isfinite(t).all()):
-                    raise CheckpointError(f"{path}: tensor {key} overflows {dtype}; load with --dtype fp32 or bf16")
-            state[key] = t.to(device)
-    module.load_state_dict(state, strict=True, assign=True)
-
-
+# ---------------------------------------------------------------------------- loading
 def load_checkpoint(folder: str | Path, device: str | torch.device | None = "cpu",
                     dtype: str | torch.dtype | None = "fp32", vae_dtype: str | torch.dtype | None = None
                     ) -> Checkpoint:
@@ -237,19 +162,18 @@ def load_checkpoint(folder: str | Path, device: str | torch.device | None = "cpu
     cfg, fmt = load_config(folder)
     weights = folder / ("model.safetensors" if fmt == "uare" else "ema.safetensors")
     infos, _ = read_header(weights)
-    ae_infos, _ = read_header(folder / "ae.safetensors")
+    ae_file = folder / VAE_FILE
+    ae_infos, _ = read_header(ae_file)
     tokenizer = Tokenizer.from_folder(folder)
     if tokenizer.vocab_size > cfg.llm.vocab_size:
         raise CheckpointError(f"{folder}: tokenizer has {tokenizer.vocab_size} tokens but the model only "
                               f"{cfg.llm.vocab_size} embeddings")
     model = _meta_module(lambda: UAREModel(cfg))
     validate_keys(infos, expected_shapes(model), weights)
-    vae = _meta_module(lambda: AutoEncoder(cfg.vae))
-    validate_keys(ae_infos, expected_shapes(vae), folder / "ae.safetensors")
+    vae = check_vae(cfg.vae, ae_infos, ae_file)
     load_module_state(model, weights, infos, dev, dt)
     _materialize(model, dev)
-    load_module_state(vae, folder / "ae.safetensors", ae_infos, dev, vdt)
-    _materialize(vae, dev)
+    fill_vae(vae, ae_file, ae_infos, dev, vdt)
     model.eval()
     vae.eval()
     return Checkpoint(model, vae, tokenizer, cfg, fmt, folder)
@@ -293,7 +217,7 @@ def _vit_json(cfg: ViTConfig) -> dict:
     return d
 
 
-def save_checkpoint(out: str | Path, model: UAREModel, vae: AutoEncoder, tokenizer: Tokenizer, fmt: str = "uare",
+def save_checkpoint(out: str | Path, model: UAREModel, vae: VAE, tokenizer: Tokenizer, fmt: str = "uare",
                     dtype: str | torch.dtype | None = None, overwrite: bool = False,
                     metadata: dict[str, str] | None = None) -> Path:
     """Write a checkpoint folder in ``uare`` or ``bagel`` layout, atomically (temp folder + rename)."""
@@ -308,10 +232,7 @@ def save_checkpoint(out: str | Path, model: UAREModel, vae: AutoEncoder, tokeniz
     try:
         cfg = model.config
         meta = {"format": fmt, "uare_version": __version__, **(metadata or {})}
-        vae_meta = {"scale_factor": str(cfg.vae.scale_factor), "shift_factor": str(cfg.vae.shift_factor),
-                    "norm_groups": str(cfg.vae.norm_groups)}
-        save_file(_state_for_save(vae, torch.float32 if dt is None else dt), str(tmp / "ae.safetensors"),
-                  metadata=vae_meta)
+        save_vae(vae, tmp / VAE_FILE, cfg.vae, torch.float32 if dt is None else dt)
         if fmt == "uare":
             save_file(_state_for_save(model, dt), str(tmp / "model.safetensors"), metadata=meta)
             (tmp / "config.json").write_text(json.dumps({"format": "uare", "uare_version": __version__,

@@ -7,12 +7,12 @@ from typing import Any
 
 import torch
 
-from uare.model.autoencoder import AutoEncoder
 from uare.model.checkpoint import detect_format, expected_shapes, load_config, validate_keys
 from uare.model.config import UAREConfig
 from uare.model.safetensors_header import TensorInfo, read_header
 from uare.model.tokenizer import Tokenizer
 from uare.model.unified import UAREModel
+from uare.model.vae import VAE_FILE, vae_shapes
 
 GIB = 1024**3
 
@@ -59,10 +59,10 @@ def inspect_checkpoint(folder: str | Path) -> dict[str, Any]:
     cfg, _ = load_config(folder)
     weights = folder / ("model.safetensors" if fmt == "uare" else "ema.safetensors")
     infos, meta = read_header(weights)
-    ae_infos, _ = read_header(folder / "ae.safetensors")
+    ae_infos, _ = read_header(folder / VAE_FILE)
     with torch.device("meta"):
         validate_keys(infos, expected_shapes(UAREModel(cfg)), weights)
-        validate_keys(ae_infos, expected_shapes(AutoEncoder(cfg.vae)), folder / "ae.safetensors")
+    validate_keys(ae_infos, vae_shapes(cfg.vae), folder / VAE_FILE)
     tok = Tokenizer.from_folder(folder)
     counts = parameter_counts(infos)
     n_params = sum(i.numel for i in infos.values())

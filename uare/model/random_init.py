@@ -23,13 +23,13 @@ import numpy as np
 import torch
 
 from uare import __version__
-from uare.model.autoencoder import AutoEncoder
 from uare.model.checkpoint import _llm_json, _publish, _vit_json, expected_shapes, resolve_dtype
 from uare.model.config import UAREConfig
 from uare.model.embeddings import get_2d_sincos_pos_embed
 from uare.model.safetensors_header import CheckpointError
 from uare.model.tokenizer import Tokenizer, train_quality_tokenizer
 from uare.model.unified import UAREModel
+from uare.model.vae import VAE_FILE, vae_metadata, vae_shapes
 
 _ST_NAMES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
 
@@ -98,7 +98,7 @@ def init_random(out: str | Path, config: UAREConfig, fmt: str = "uare", seed: in
                               f"{config.llm.vocab_size} embeddings")
     with torch.device("meta"):
         model_shapes = expected_shapes(UAREModel(config))
-        vae_shapes = expected_shapes(AutoEncoder(config.vae))
+    ae_shapes = vae_shapes(config.vae)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
@@ -106,10 +106,8 @@ def init_random(out: str | Path, config: UAREConfig, fmt: str = "uare", seed: in
         meta = {"format": fmt, "uare_version": __version__, "random_seed": str(seed)}
         weights = "model.safetensors" if fmt == "uare" else "ema.safetensors"
         write_safetensors_streaming(tmp / weights, model_shapes.items(), dt, fill, meta)
-        write_safetensors_streaming(tmp / "ae.safetensors", vae_shapes.items(), torch.float32 if fmt == "bagel" else dt,
-                                    fill, {"scale_factor": str(config.vae.scale_factor),
-                                           "shift_factor": str(config.vae.shift_factor),
-                                           "norm_groups": str(config.vae.norm_groups)})
+        write_safetensors_streaming(tmp / VAE_FILE, ae_shapes.items(), torch.float32 if fmt == "bagel" else dt,
+                                    fill, vae_metadata(config.vae))
         if fmt == "uare":
             (tmp / "config.json").write_text(json.dumps({"format": "uare", "uare_version": __version__,
                                                          **config.to_dict()}, indent=2))

@@ -26,6 +26,7 @@ from typing import Any
 
 from uare.errors import UareError
 from uare.model.checkpoint import load_checkpoint, save_checkpoint
+from uare.model.vae import VAE_FILE
 from uare.train.config import TrainConfig, load_config
 
 
@@ -125,7 +126,7 @@ def export(src: Path, dst: Path, dtype: str = "fp16", inference: Path | None = N
     save_checkpoint(tmp, ck.model, ck.vae, ck.tokenizer, fmt="uare", dtype=dtype, overwrite=False,
                     metadata={"exported_from": str(src)})
     # keep the AE as trained (fp32): the source file, bit for bit
-    shutil.copyfile(src / "ae.safetensors", tmp / "ae.safetensors")
+    shutil.copyfile(src / VAE_FILE, tmp / VAE_FILE)
     if inf is not None:
         write_inference(tmp, inf)
     if dst.exists():

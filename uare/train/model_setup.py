@@ -37,7 +37,6 @@ from uare.model.checkpoint import (
     expected_shapes,
     load_checkpoint,
     load_config,
-    load_module_state,
     validate_keys,
 )
 from uare.model.config import UAREConfig, preset
@@ -45,6 +44,7 @@ from uare.model.mot import _gen_twin_name
 from uare.model.safetensors_header import CheckpointError, read_header
 from uare.model.tokenizer import Tokenizer, train_quality_tokenizer
 from uare.model.unified import UAREModel
+from uare.model.vae import VAE_FILE, load_pretrained_vae_weights, load_vae
 from uare.train.config import InitConfig
 
 STAGE1_EXTRA = ("time_embedder.", "vae2llm.", "llm2vae.")
@@ -99,13 +99,7 @@ def _load_without_gen(folder: Path, device: torch.device) -> Checkpoint:
         state[key] = state[src].clone()
     model.load_state_dict(state, strict=True, assign=True)
     _materialize(model, device)
-    from uare.model.autoencoder import AutoEncoder
-
-    vae = _meta_module(lambda: AutoEncoder(cfg.vae))
-    ae_infos, _ = read_header(folder / "ae.safetensors")
-    validate_keys(ae_infos, expected_shapes(vae), folder / "ae.safetensors")
-    load_module_state(vae, folder / "ae.safetensors", ae_infos, device, torch.float32)
-    _materialize(vae, device)
+    vae = load_vae(folder / VAE_FILE, cfg.vae, device, torch.float32)
     return Checkpoint(model, vae, Tokenizer.from_folder(folder), cfg, fmt, folder)
 
 
@@ -253,18 +247,7 @@ def init_vit_patch_pca(model: UAREModel, folders: list[str], seed: int, n_patche
 
 def load_pretrained_vae(ck: Checkpoint, path: Path, device: torch.device) -> None:
     """Replace the checkpoint's autoencoder by a pretrained one of the same shape (see ``init.vae``)."""
-    from safetensors.torch import load_file
-
-    from uare.model.checkpoint import vae_config_from_header
-
-    file = path / "ae.safetensors" if path.is_dir() else path
-    infos, meta = read_header(file)
-    validate_keys(infos, expected_shapes(ck.vae), file)
-    vcfg = vae_config_from_header(infos, meta, file)
-    if vcfg.norm_groups != ck.config.vae.norm_groups:
-        raise UareError(f"{file}: norm_groups {vcfg.norm_groups} differs from the model's {ck.config.vae.norm_groups}")
-    ck.vae.load_state_dict(load_file(str(file), device=str(device)), strict=True)
-    ck.config.vae.scale_factor, ck.config.vae.shift_factor = vcfg.scale_factor, vcfg.shift_factor
+    load_pretrained_vae_weights(ck.vae, ck.config.vae, path, device)
 
 
 def model_config_for_plan(init: InitConfig) -> UAREConfig:

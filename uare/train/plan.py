@@ -25,9 +25,9 @@ import math
 
 import torch
 
-from uare.model.autoencoder import AutoEncoder
 from uare.model.config import UAREConfig
 from uare.model.unified import UAREModel
+from uare.model.vae import vae_num_parameters
 from uare.train.config import TrainConfig
 from uare.train.model_setup import is_trainable, model_config_for_plan
 
@@ -69,7 +69,7 @@ def memory_per_gpu(model_cfg: UAREConfig, trainable: int, frozen: int, tokens: i
     llm = model_cfg.llm
     d, inter, layers, vocab = llm.hidden_size, llm.intermediate_size, llm.num_hidden_layers, llm.vocab_size
     with torch.device("meta"):
-        vae_params = sum(p.numel() for p in AutoEncoder(model_cfg.vae).parameters())
+        vae_params = vae_num_parameters(model_cfg.vae)
         layer_params = sum(p.numel() for p in UAREModel(model_cfg).language_model.model.layers[0].parameters())
     t = tokens
     layer_act = t * (10 * d + 3 * inter) * 2

@@ -91,13 +91,14 @@ def run(configs: Path, data: list[str], out: Path, budget: float = 480.0, vae: P
     """Train every phase in turn and export the result; returns the summary written to recipe.json."""
     import torch
 
+    from uare.model.vae import VAE_FILE
     from uare.train.export import export
     from uare.train.trainer import train
 
     for f in data:
         if not Path(f).is_dir():
             raise UareError(f"{f}: training image folder not found")
-    vae = vae if vae is not None else (None if micro else SHIPPED / "ae.safetensors")
+    vae = vae if vae is not None else (None if micro else SHIPPED / VAE_FILE)
     out.mkdir(parents=True, exist_ok=True)
     runs = out / "runs"
     t_all = time.perf_counter()

@@ -31,6 +31,7 @@ from uare import __version__
 from uare.errors import UareError
 from uare.model.config import UAREConfig
 from uare.model.safetensors_header import CheckpointError, read_header
+from uare.model.vae import VAE_FILE, save_vae
 from uare.train.model_setup import config_json, copy_tokenizer_files
 
 FORMAT = "uare-train-1"
@@ -80,9 +81,8 @@ def save_train_checkpoint(root: Path, step: int, raw: dict[str, torch.Tensor], e
         st_meta = {"format": "uare", "uare_version": __version__, "train_step": str(step)}
         save_file({k: v.contiguous() for k, v in raw.items()}, str(tmp / "model.safetensors"), metadata=st_meta)
         save_file({k: v.contiguous() for k, v in ema.items()}, str(tmp / "ema.safetensors"), metadata=st_meta)
-        save_file({k: v.contiguous() for k, v in vae_state.items()}, str(tmp / "ae.safetensors"),
-                  metadata={"scale_factor": str(model_cfg.vae.scale_factor),
-                            "shift_factor": str(model_cfg.vae.shift_factor)})
+        # training checkpoints have always stored scale and shift only (kept as they were)
+        save_vae(vae_state, tmp / VAE_FILE, model_cfg.vae, with_norm_groups=False)
         (tmp / "config.json").write_text(config_json(model_cfg))
         copy_tokenizer_files(tokenizer_src, tmp)
         torch.save(train_state, tmp / "train_state.pt")

@@ -23,10 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from safetensors.torch import save_file
 
-from uare.model.autoencoder import AutoEncoder
 from uare.model.config import VAEConfig, tiny
+from uare.model.vae import VAE, VAE_FILE, build_vae, save_vae
 
 
 def load_pool(root: Path, max_side: int = 512) -> list[np.ndarray]:
@@ -67,7 +66,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def init_patch_skip_pca(ae: AutoEncoder, pool: list[np.ndarray], size: int, seed: int, batches: int = 32) -> float:
+def init_patch_skip_pca(ae: VAE, pool: list[np.ndarray], size: int, seed: int, batches: int = 32) -> float:
     """Start the linear patch path as a PCA of the training patches and silence the deep paths.
 
     The encoder's skip projects each f x f x 3 patch on the top ``z_channels`` principal components
@@ -101,7 +100,7 @@ def train(cfg: VAEConfig, data: Path, out: Path, steps: int, batch: int, size: i
     rng = random.Random(seed)
     pool = load_pool(data)
     val = random_batch(pool, 16, size, random.Random(seed + 1))
-    ae = AutoEncoder(cfg)
+    ae = build_vae(cfg)
     if cfg.patch_skip:
         explained = init_patch_skip_pca(ae, pool, size, seed)
         with torch.no_grad():
@@ -143,9 +142,7 @@ def train(cfg: VAEConfig, data: Path, out: Path, steps: int, batch: int, size: i
     scale = float(1.0 / zs.std())
     cfg.shift_factor, cfg.scale_factor = round(shift, 4), round(scale, 4)
     out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in ae.state_dict().items()}, str(out / "ae.safetensors"),
-              metadata={"scale_factor": str(cfg.scale_factor), "shift_factor": str(cfg.shift_factor),
-                        "norm_groups": str(cfg.norm_groups)})
+    save_vae(ae, out / VAE_FILE, cfg)
     summary = {"config": cfg.__dict__, "steps": steps, "batch": batch, "crop": size, "lr": lr, "seed": seed,
                "final_val_psnr": log[-1]["val_psnr"], "seconds": round(time.perf_counter() - t0, 1),
                "parameters": sum(p.numel() for p in ae.parameters()), "log": log}

@@ -1,0 +1,120 @@
+"""The published uare-tiny tables are rendered from one JSON (benchmarks/model_card.py, benchmarks/uare_tiny.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", REPO / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+ut = _load("uare_tiny")
+card = _load("model_card")
+
+FAKE = {"parts": {
+    "speed": {"limit": 2, "iqa_limit": 2, "result": {"assess": 0.125, "restore": 2.5, "threads": 2}},
+    "clean": {"limit": 2, "iqa_limit": 1, "result": {
+        "n": 4, "unchanged": 3, "median_psnr": float("inf"), "min_psnr": 31.234, "forced_median_psnr": 40.0,
+        "forced_min_psnr": 30.5, "mean_color_shift": 0.1, "forced_mean_color_shift": 0.25,
+        "seam_edge_ratio": 1.0, "tile_disagreement": 0.5}},
+    "iqa": {"limit": 2, "iqa_limit": 1, "result": {
+        "summary": {"synthetic": {"uare": {"n": 8, "srcc": 0.5, "plcc": 0.25, "plcc_logistic": 0.75, "krcc": 0.125}}},
+        "per_type_srcc": {"synthetic": {"noise": {"niqe": 0.9, "uare": 1.0}}},
+        "tasks": {"pairwise": {"accuracy": 0.75, "n": 4, "per_group": {"1 level(s) apart": 0.5}}}}},
+}}
+
+EXPECTED = """\
+### Do no harm: the clean test images themselves
+
+_`python benchmarks/uare_tiny.py --parts clean --limit 2`_
+
+| clean test images | default (blind) | forced (gate off) |
+|---|---|---|
+| returned unchanged | 3/4 | - |
+| PSNR vs input, median / min | inf / 31.23 | 40.00 / 30.50 |
+| colour shift vs input (mean) | 0.10 | 0.25 |
+| seam edge-gradient ratio (1 = none) | - | 1.000 |
+| tile disagreement (8-bit levels) | - | 0.50 |
+
+### IQA
+
+_`python benchmarks/uare_tiny.py --parts iqa --limit 2 --iqa-limit 1`_
+
+#### synthetic
+
+| scorer | n | SRCC | PLCC | PLCC (logistic) | KRCC |
+|---|---|---|---|---|---|
+| uare | 8 | 0.5000 | 0.2500 | 0.7500 | 0.1250 |
+
+#### synthetic: SRCC within each degradation type
+
+| type | -NIQE | uare |
+|---|---|---|
+| noise | 0.9000 | 1.0000 |
+
+| check | accuracy | n |
+|---|---|---|
+| pairwise | 0.750 | 4 |
+
+pairwise by group: 1 level(s) apart 0.50
+
+### Speed
+
+_`python benchmarks/uare_tiny.py --parts speed --limit 2`_
+
+assess 0.12 | restore 2.50 | threads 2
+"""
+
+
+def test_render_a_small_fake_release() -> None:
+    """Parts in the documents' order (not the JSON's), each: heading, the command that measured it, tables."""
+    assert ut.render_docs(json.loads(json.dumps(FAKE))) == EXPECTED
+
+
+def test_marker_replacement() -> None:
+    text = "intro\n<!-- generated:k -->\nold\ntable\n<!-- /generated:k -->\noutro\n"
+    new = ut.replace_generated(text, "k", "\nnew body\n\n")
+    assert new == "intro\n<!-- generated:k -->\nnew body\n<!-- /generated:k -->\noutro\n"
+    assert ut.replace_generated(new, "k", "new body") == new  # idempotent
+    assert ut.replace_generated(text, "other", "x") is None  # no such block
+    assert ut.replace_generated("<!-- /generated:k -->\n<!-- generated:k -->\n", "k", "x") is None  # misordered
+    assert ut.replace_generated(text + text, "k", "x") is None  # two blocks: which one?
+
+
+def test_update_and_check(tmp_path: Path) -> None:
+    data = tmp_path / "release_x.json"
+    data.write_text(json.dumps(FAKE))
+    doc = tmp_path / "doc.md"
+    doc.write_text("# Doc\n\n<!-- generated:release_x -->\nhand-typed numbers\n<!-- /generated:release_x -->\n\nmore\n")
+    assert ut.update_docs(data, (doc,), check=True) == [doc]  # stale, and left alone
+    assert "hand-typed numbers" in doc.read_text()
+    assert ut.update_docs(data, (doc,)) == [doc]  # rewritten
+    assert doc.read_text() == f"# Doc\n\n<!-- generated:release_x -->\n{EXPECTED}<!-- /generated:release_x -->\n\nmore\n"
+    assert ut.update_docs(data, (doc,), check=True) == []
+    doc.write_text("# no markers\n")
+    with pytest.raises(SystemExit, match="no <!-- generated:release_x -->"):
+        ut.update_docs(data, (doc,), check=True)
+
+
+def test_record_part_keeps_the_other_parts(tmp_path: Path) -> None:
+    data = tmp_path / "r.json"
+    ut.record_part(data, "speed", 6, 4, {"assess": 0.1})
+    ut.record_part(data, "restore", 6, 4, {"rows": []})
+    ut.record_part(data, "speed", 6, 4, {"assess": 0.2})
+    parts = json.loads(data.read_text())["parts"]
+    assert list(parts) == ["restore", "speed"] and parts["speed"]["result"] == {"assess": 0.2}
+
+
+def test_the_documents_match_the_published_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """RESULTS.md and the model card hold exactly what benchmarks/results/uare_tiny_release2.json renders."""
+    assert card.main(["--check"]) == 0, capsys.readouterr().err
