@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from uare.errors import UareError
 from uare.model.config import micro, tiny
 from uare.model.loading import expected_shapes
 from uare.model.safetensors_header import CheckpointError, read_header
@@ -56,8 +57,28 @@ def test_load_refuses_another_shape(tmp_path: Path) -> None:
         load_vae(tmp_path / VAE_FILE, tiny().vae, torch.device("cpu"))
 
 
-def test_training_checkpoints_keep_their_metadata() -> None:
-    assert set(vae_metadata(micro().vae, with_norm_groups=False)) == {"scale_factor", "shift_factor"}
+def test_training_checkpoints_feed_init_vae(tmp_path) -> None:
+    """A training checkpoint's VAE file states its norm_groups (it did not: ``init.vae`` then read 32 and
+    refused a tiny model's VAE); an older file without it takes it from the config.json beside it."""
+    import json
+
+    from uare.model.vae import build_vae, load_pretrained_vae_weights, save_vae
+
+    cfg = tiny().vae  # norm_groups 8
+    src = build_vae(cfg)
+    save_vae(src, tmp_path / VAE_FILE, cfg)
+    old = tmp_path / "old"
+    old.mkdir()
+    save_vae(src, old / VAE_FILE, cfg, with_norm_groups=False)
+    assert set(vae_metadata(cfg, with_norm_groups=False)) == {"scale_factor", "shift_factor"}
+    for folder in (tmp_path, old):
+        if folder == old:
+            with pytest.raises(UareError, match="norm_groups 32 differs"):
+                load_pretrained_vae_weights(build_vae(cfg), tiny().vae, folder, torch.device("cpu"))
+            (old / "config.json").write_text(json.dumps({"vae": {"norm_groups": 8}}))
+        dst, dst_cfg = build_vae(cfg), tiny().vae
+        load_pretrained_vae_weights(dst, dst_cfg, folder, torch.device("cpu"))
+        assert all(torch.equal(a, b) for a, b in zip(src.state_dict().values(), dst.state_dict().values(), strict=True))
 
 
 def test_only_the_factory_builds_the_autoencoder() -> None:

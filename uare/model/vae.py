@@ -103,11 +103,24 @@ def load_pretrained_vae_weights(vae: VAE, cfg: VAEConfig, path: str | Path, devi
     file = vae_file(path)
     infos, meta = read_header(file)
     validate_keys(infos, expected_shapes(vae), file)
+    if "norm_groups" not in meta:  # training checkpoints before 0.1.0 stored scale and shift only:
+        meta = {**meta, **_norm_groups_beside(file)}  # their config.json says the rest
     vcfg = vae_config_from_header(infos, meta, file)
     if vcfg.norm_groups != cfg.norm_groups:
         raise UareError(f"{file}: norm_groups {vcfg.norm_groups} differs from the model's {cfg.norm_groups}")
     vae.load_state_dict(load_file(str(file), device=str(device)), strict=True)
     cfg.scale_factor, cfg.shift_factor = vcfg.scale_factor, vcfg.shift_factor
+
+
+def _norm_groups_beside(file: Path) -> dict[str, str]:
+    """``{"norm_groups": N}`` from the uare ``config.json`` next to ``file``, if there is one."""
+    import json
+
+    try:
+        groups = json.loads((Path(file).parent / "config.json").read_text())["vae"]["norm_groups"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {"norm_groups": str(int(groups))}
 
 
 def vae_metadata(cfg: VAEConfig, with_norm_groups: bool = True) -> dict[str, str]:

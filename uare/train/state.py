@@ -81,8 +81,7 @@ def save_train_checkpoint(root: Path, step: int, raw: dict[str, torch.Tensor], e
         st_meta = {"format": "uare", "uare_version": __version__, "train_step": str(step)}
         save_file({k: v.contiguous() for k, v in raw.items()}, str(tmp / "model.safetensors"), metadata=st_meta)
         save_file({k: v.contiguous() for k, v in ema.items()}, str(tmp / "ema.safetensors"), metadata=st_meta)
-        # training checkpoints have always stored scale and shift only (kept as they were)
-        save_vae(vae_state, tmp / VAE_FILE, model_cfg.vae, with_norm_groups=False)
+        save_vae(vae_state, tmp / VAE_FILE, model_cfg.vae)
         (tmp / "config.json").write_text(config_json(model_cfg))
         copy_tokenizer_files(tokenizer_src, tmp)
         torch.save(train_state, tmp / "train_state.pt")
