@@ -158,9 +158,7 @@ def samples() -> dict[str, str]:
     for path in sorted((ROOT / "configs" / "tiny").glob("*.yaml")):
         cfg = load_config(path)
         d = cfg.data
-        geo = Geometry(mc.latent_downsample, mc.max_latent_size, mc.vit.patch_size,
-                       min(mc.vit_max_num_patch_per_side, (d.vit_max_size or 10**6) // mc.vit.patch_size),
-                       d.vit_min_size)
+        geo = Geometry.for_model(mc, d.vit_max_size, d.vit_min_size)
         ds = PackDataset(d, geo, tok, cfg.seed, 0, cfg.train.grad_accum)
         res = []
         for p in (0, 7, 3001):

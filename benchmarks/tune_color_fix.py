@@ -15,7 +15,7 @@ from uare.infer.pipeline import InferenceDefaults, _color_fix
 from uare.metrics import psnr
 
 m = UARE.from_pretrained(sys.argv[1])
-m.defaults = InferenceDefaults.from_folder(Path("configs/tiny"))
+m.defaults = InferenceDefaults.from_folder(Path("uare/weights/uare-tiny"))
 files = sorted(Path("../shared/datasets/train/bsd200").iterdir())[::40][:5]
 imgs = [np.asarray(Image.open(p).convert("RGB"))[32:288, 64:320] for p in files]
 sig = [0, 2, 4, 8, 16]

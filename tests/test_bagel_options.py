@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from uare.data.items import Sample, Text, normalize_ce
+from uare.data.items import VAE, Sample, Text, encode_vae_images, normalize_ce
+from uare.errors import UareError
 from uare.infer.pipeline import UARE, InferenceDefaults
 from uare.model.config import micro
 from uare.model.image_transforms import resize_to_stride, vit_patchify
@@ -110,7 +111,7 @@ def test_vae_posterior_sampling_is_an_option(folders):
     s2 = m.restore(img, task="denoise", assess=False, seed=0).image
     s3 = m.restore(img, task="denoise", assess=False, seed=1).image
     assert np.array_equal(s1, s2) and not np.array_equal(s1, mean) and not np.array_equal(s1, s3)
-    with pytest.raises(Exception, match="vae_posterior must be one of mean, sample"):
+    with pytest.raises(UareError, match="vae_posterior must be one of mean, sample"):
         InferenceDefaults.from_dict({"vae_posterior": "mode"})
 
 
@@ -123,15 +124,44 @@ def test_train_vae_posterior_option(tok):
         config_from_dict({**base, "train": {"vae_posterior": "mode"}})
 
 
-def test_max_new_tokens_is_the_number_of_new_tokens(tok):
-    """uare's ``max_new_tokens`` counts the tokens written; BAGEL's ``max_length`` = N writes at most
-    N - 1 (its returned ids start with <|im_start|> and the last argmax is dropped). So BAGEL's
-    max_length N is uare's max_new_tokens N - 1 (documented in docs/bagel.md)."""
+def _bagel_generate(model, ctx, special, max_length: int) -> list[int]:
+    """BAGEL's greedy text loop, written independently from its description: feed <|im_start|>, then
+    argmax after argmax for ``max_length`` steps (stopping at <|im_end|>), return the ids with
+    <|im_start|> first and the last argmax dropped. <|im_end|> is masked here so both loops run to the end."""
+    ids = [special.bos]
+    for _ in range(max_length):
+        logits = model.next_token_logits(ctx, ids[1:], special)
+        logits[special.eos] = float("-inf")
+        ids.append(int(logits.argmax()))
+    return ids[:-1]
+
+
+def test_max_new_tokens_is_bagels_max_length_minus_one(tok):
+    """uare's ``max_new_tokens`` N writes N tokens; BAGEL's ``max_length`` N writes N - 1 (docs/bagel.md)."""
     torch.manual_seed(0)
     model = UAREModel(micro(vocab_size=tok.vocab_size)).eval()
     ctx = model.prefill_text(Context(), tok.encode("Describe the image."), tok.special)
     with torch.no_grad():
-        full = model.generate_text(ctx, tok.special, max_new_tokens=5, min_new_tokens=5)
-        free = model.generate_text(ctx, tok.special, max_new_tokens=5)
-    assert len(full.ids) == 5 and tok.special.eos not in full.ids
-    assert len(free.ids) <= 5
+        for n in (1, 4, 7):
+            bagel = _bagel_generate(model, ctx, tok.special, n)
+            ours = model.generate_text(ctx, tok.special, max_new_tokens=n - 1, min_new_tokens=n - 1)
+            assert bagel[0] == tok.special.bos and bagel[1:] == ours.ids and len(ours.ids) == n - 1
+
+
+def test_vae_posterior_sampling_in_training_batches():
+    """``encode_vae_images(sample=True)``: a posterior draw, reproducible from its generator."""
+    torch.manual_seed(0)
+    from uare.model.vae import build_vae
+
+    vae = build_vae(micro().vae).eval()
+    x = torch.rand(3, 32, 48) * 2 - 1
+    samples = [Sample([VAE(x), VAE(x, noisy=True)], "x")]
+    with torch.no_grad():
+        mean = encode_vae_images(samples, vae, torch.device("cpu"))
+        a = encode_vae_images(samples, vae, torch.device("cpu"), sample=True, generator=torch.Generator().manual_seed(1))
+        b = encode_vae_images(samples, vae, torch.device("cpu"), sample=True, generator=torch.Generator().manual_seed(1))
+        c = encode_vae_images(samples, vae, torch.device("cpu"), sample=True, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(mean[0][0], mean[0][1])  # the mean: one image, one latent
+    assert torch.equal(a[0][0], b[0][0]) and not torch.equal(a[0][0], c[0][0])
+    assert not torch.equal(a[0][0], a[0][1])  # two encodings of one image draw twice
+    assert (a[0][0] - mean[0][0]).abs().max() > 0

@@ -22,6 +22,7 @@ from uare.data.items import VAE, Text, ViT
 from uare.data.sequence import ImagePrep, as_uint8
 from uare.data.sources import Geometry
 from uare.data.stream import PackDataset
+from uare.errors import UareError
 from uare.infer.pipeline import UARE, InferenceDefaults
 from uare.model.config import micro
 from uare.model.image_transforms import latent_patchify
@@ -189,3 +190,48 @@ def test_shipped_inference_json_is_derived_from_its_training_config():
     assert shipped == inference_from_training(cfg, choices)
     shipped_cfg = json.loads((root / "uare" / "weights" / "uare-tiny" / "config.json").read_text())
     assert shipped_cfg["timestep_shift"] == cfg.train.timestep_shift == shipped["trained_with"]["timestep_shift"]
+
+
+@pytest.mark.parametrize(("vmax", "vmin"), [(98, 42), (100, 42), (192, 56), (0, 0), (500, 224)])
+def test_training_geometry_and_inference_prep_agree_for_any_sizes(setup, vmax, vmin):
+    """ViT limits that are not whole patches (100, 192), 0 (the model's grid / one patch), or beyond the
+    model's grid: the training geometry and the exported inference defaults prepare images identically."""
+    model, _, _ = setup
+    cfg = config_from_dict({"init": {"preset": "micro"}, "data": {"vit_max_size": vmax, "vit_min_size": vmin}})
+    defaults = InferenceDefaults.from_dict(inference_from_training(cfg, {}))
+    geo = Geometry.for_model(model.config, vmax, vmin)
+    old = model.defaults
+    try:
+        model.defaults = defaults
+        assert model.prep == geo.prep
+        img = np.random.default_rng(0).integers(0, 256, (37, 190, 3), dtype=np.uint8)  # elongated, odd sides
+        a, b = geo.vit(img), model.prep.vit(img.astype(np.float32) / 255)
+        assert a.grid == b.grid and torch.equal(a.patches, b.patches)
+    finally:
+        model.defaults = old
+
+
+def test_sixteen_bit_images_are_rounded_not_clipped():
+    u16 = (np.arange(12, dtype=np.uint16).reshape(2, 2, 3) * 5000)
+    assert np.array_equal(as_uint8(u16), ((u16.astype(np.uint32) + 128) // 257).astype(np.uint8))
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        as_uint8(np.zeros((2, 2, 3), np.int32))
+
+
+def test_exporter_reads_old_choice_files_and_refuses_bad_configs_early(tmp_path):
+    from uare.train.config import TrainConfigError
+    from uare.train.export import main as export_main
+
+    base = {"init": {"preset": "micro"}, "train": {"flow_source": "degraded", "timestep_shift": 4.0}}
+    cfg = config_from_dict(base)
+    old_style = inference_from_training(cfg, {"steps": 1, "init": "source", "tile": 64})
+    assert old_style["sampler"] == {"timestep_shift": 4.0, "flow_source": "degraded", "source_noise": 0.0, "steps": 1}
+    assert "steps" not in old_style and old_style["tile"] == 64
+    with pytest.raises(UareError, match="flow_source noise cannot sample a model trained with flow_source degraded"):
+        inference_from_training(cfg, {"init": "noise"})
+    for bad in ({"data": {"vit_min_size": -1}}, {"data": {"vit_max_size": 5000}}, {"train": {"timestep_shift": 0}}):
+        with pytest.raises(TrainConfigError):
+            config_from_dict({**base, **bad})
+    with pytest.raises(SystemExit, match="not a uare model folder"):
+        export_main(["--inference-only", str(tmp_path / "typo"), "--train-config", "x.yaml"])
+    assert not (tmp_path / "typo").exists()

@@ -104,3 +104,7 @@ def draw(sources: list, n: int, seed: int = 0) -> list[Sample]:
         for i in range(n):
             out.append(src(np.random.default_rng([seed, k, i]), 0))
     return out
+
+
+if __name__ == "__main__":
+    raise SystemExit("uare.data.audit holds the measures; the command moved: python -m uare.train.audit CONFIG")

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from uare.data.items import VAE, DataItem, Text, ViT
+from uare.io import to_uint8
 from uare.model.image_transforms import resize_to_stride, to_tensor_pm1, vit_patchify
 from uare.quality import SCORE_QUESTION
 
@@ -41,8 +42,10 @@ def _rgb3(img: np.ndarray) -> np.ndarray:
 
 
 def as_uint8(img: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 RGB from uint8 or float [0, 1] (rounded), gray replicated."""
-    if img.dtype != np.uint8:
+    """HxWx3 uint8 RGB from uint8, uint16 (``x / 257``, rounded) or float [0, 1] (rounded), gray replicated."""
+    if img.dtype.kind in "iub" and img.dtype != np.uint8:
+        img = to_uint8(img)  # uint16; other integer types are refused there
+    elif img.dtype != np.uint8:
         img = np.rint(np.clip(img, 0, 1) * 255).astype(np.uint8)
     return _rgb3(img)
 
@@ -78,6 +81,8 @@ class ImagePrep:
     @classmethod
     def from_sizes(cls, patch: int, max_patches: int, latent_stride: int, vit_max_size: int = 0,
                    vit_min_size: int = 224) -> ImagePrep:
+        """``max_patches`` the model's largest grid side; ``vit_max_size`` 0 = that grid, else its whole
+        patches; ``vit_min_size`` 0 = one patch (for training and inference alike)."""
         if vit_max_size:
             max_patches = min(max_patches, vit_max_size // patch)
         max_px = patch * max(1, max_patches)

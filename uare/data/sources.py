@@ -75,10 +75,11 @@ class Geometry:
 
     @classmethod
     def for_model(cls, model_cfg, vit_max_size: int, vit_min_size: int) -> Geometry:
-        """The geometry of a model config with a data config's ViT sizes (``data.vit_max_size`` / ``_min_size``)."""
-        return cls(model_cfg.latent_downsample, model_cfg.max_latent_size, model_cfg.vit.patch_size,
-                   min(model_cfg.vit_max_num_patch_per_side, vit_max_size // model_cfg.vit.patch_size),
-                   vit_min_size)
+        """The geometry of a model config with a data config's ViT sizes (``data.vit_max_size`` / ``_min_size``;
+        0: the model's largest grid / one patch), the same rule as :meth:`ImagePrep.from_model`."""
+        prep = ImagePrep.from_model(model_cfg, vit_max_size, vit_min_size)
+        return cls(model_cfg.latent_downsample, model_cfg.max_latent_size, prep.vit_patch,
+                   prep.vit_max_px // prep.vit_patch, vit_min_size)
 
     @property
     def prep(self) -> ImagePrep:

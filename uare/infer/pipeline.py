@@ -152,19 +152,8 @@ class InferenceDefaults:
         unknown = sorted(set(d) - known)
         if unknown:
             raise UareError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        d = nest_sampler(d, path)
         sampler = d.pop("sampler", {})
-        if not isinstance(sampler, dict):
-            raise UareError(f"{path}: sampler must be an object of sampler settings like {{\"steps\": 20}}")
-        flat = {k: d.pop(k) for k in _FLAT_SAMPLER_KEYS if k in d}
-        both = sorted(set(flat) & set(sampler) | ({"init"} & set(flat) if "flow_source" in sampler else set()))
-        if both:
-            raise UareError(f"{path}: {', '.join(both)} given both at the top level and in sampler; keep one")
-        if "init" in flat:  # the old name of flow_source, with the old value names
-            init = flat.pop("init")
-            if init not in LEGACY_INIT:
-                raise UareError(f"{path}: init must be noise, degraded or source, got {init!r}")
-            flat["flow_source"] = LEGACY_INIT[init]
-        sampler = {**flat, **sampler}
         ref = FlowSampler()
         unknown = sorted(set(sampler) - set(ref.to_dict()))
         if unknown:
@@ -199,6 +188,29 @@ class InferenceDefaults:
         return d
 
 
+def nest_sampler(d: dict, path: Path | str = "inference.json") -> dict:
+    """A copy of an ``inference.json`` object with the sampler settings older files keep at the top level
+    (``steps``, ``timestep_shift``, ``init``, ...) moved into ``sampler`` (``init`` becomes ``flow_source``:
+    source -> degraded, degraded -> sdedit); the values are type-checked under the name the file used."""
+    d = dict(d)
+    sampler = d.pop("sampler", {})
+    if not isinstance(sampler, dict):
+        raise UareError(f"{path}: sampler must be an object of sampler settings like {{\"steps\": 20}}")
+    flat = {k: d.pop(k) for k in _FLAT_SAMPLER_KEYS if k in d}
+    both = sorted(set(flat) & set(sampler) | ({"init"} & set(flat) if "flow_source" in sampler else set()))
+    if both:
+        raise UareError(f"{path}: {', '.join(both)} given both at the top level and in sampler; keep one")
+    if "init" in flat:  # the old name of flow_source, with the old value names
+        init = flat.pop("init")
+        if init not in LEGACY_INIT:
+            raise UareError(f"{path}: init must be noise, degraded or source, got {init!r}")
+        flat["flow_source"] = LEGACY_INIT[init]
+    _check_types(FlowSampler(), flat, path, _SAMPLER_RANGES)
+    if flat or sampler:
+        d["sampler"] = {**flat, **sampler}
+    return d
+
+
 def _check_trained_with(d: InferenceDefaults, path: Path | str) -> None:
     """Inference settings that must equal what the model was trained with (``trained_with``)."""
     tw = d.trained_with
@@ -214,7 +226,7 @@ def _check_trained_with(d: InferenceDefaults, path: Path | str) -> None:
                             f"flow_source {tw['flow_source']}; use "
                             f"{'degraded' if tw['flow_source'] == 'degraded' else 'noise or sdedit'}")
     pairs = [("source_noise", s.source_noise if s.flow_source == "degraded" else None),
-             ("vit_max_size", d.vit_max_size), ("vit_min_size", d.vit_min_size)]
+             ("vit_max_size", d.vit_max_size), ("vit_min_size", d.vit_min_size), ("vit_native", d.assess_native)]
     for k, have in pairs:
         if k in tw and have is not None and have != tw[k]:
             raise UareError(f"{path}: {k} {have} differs from the {tw[k]} the model was trained with "
@@ -226,7 +238,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "ensemble": (1, 4), "color_fix_sigma": (0, 64),
     "tile": (0, 4096), "overlap": (0, 4096), "max_untiled_side": (16, 4096), "max_analysis_tokens": (1, 4096),
     "max_description_tokens": (1, 4096), "max_compare_tokens": (1, 4096), "vit_max_size": (0, 4096),
-    "vit_min_size": (1, 4096), "assess_crop": (0, 4096), "assess_crops": (1, 9), "compare_score_scale": (1e-6, None),
+    "vit_min_size": (0, 4096), "assess_crop": (0, 4096), "assess_crops": (1, 9), "compare_score_scale": (1e-6, None),
 }
 _SAMPLER_RANGES: dict[str, tuple[float | None, float | None]] = {
     "steps": (1, MAX_STEPS), "timestep_shift": (1e-6, None), "cfg_text": (0, None), "cfg_img": (0, None),
@@ -277,7 +289,6 @@ class UARE:
         self.config = checkpoint.config
         self.defaults = defaults or InferenceDefaults()
         self.is_random = is_random
-        self._posterior_gen: torch.Generator | None = None  # vae_posterior "sample": seeded per restoration
         self._level_ids = self.tokenizer.level_ids(LEVELS)
 
     # ------------------------------------------------------------------ loading
@@ -328,7 +339,8 @@ class UARE:
         mode = self.defaults.image_prep
         return mode == "bagel" or (mode == "auto" and self.ck.format == "bagel")
 
-    def _prefill(self, ctx: Context, items: list) -> tuple[Context, list[tuple[torch.Tensor, tuple[int, int]]]]:
+    def _prefill(self, ctx: Context, items: list, posterior: torch.Generator | None = None
+                 ) -> tuple[Context, list[tuple[torch.Tensor, tuple[int, int]]]]:
         """Run a built sequence (:mod:`uare.data.sequence`) into ``ctx``; returns it and the latent
         tokens and grids of its VAE images."""
         latents = []
@@ -338,21 +350,30 @@ class UARE:
             elif isinstance(it, ViT):
                 ctx = self.model.prefill_vit(ctx, it.patches, it.grid, self.special)
             elif isinstance(it, VAE):
-                tokens, grid = self._encode(it.pixels)
+                tokens, grid = self._encode(it.pixels, posterior)
                 ctx = self.model.prefill_vae(ctx, tokens, grid, self.special)
                 latents.append((tokens, grid))
             else:
                 raise TypeError(f"cannot prefill a {type(it).__name__}")
         return ctx, latents
 
-    def _encode(self, pixels: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+    def _posterior(self, seed: int, *where: int) -> torch.Generator | None:
+        """With ``vae_posterior: sample``, the generator of one encoding: a pure function of the seed and
+        of where it happens (analysis pass, tile, flipped view), so no draw depends on another."""
+        if self.defaults.vae_posterior != "sample":
+            return None
+        key = np.random.SeedSequence([int(seed), *[int(w) for w in where]]).generate_state(1, np.uint64)[0] >> 1
+        return torch.Generator(self.device).manual_seed(int(key))
+
+    def _encode(self, pixels: torch.Tensor, posterior: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, tuple[int, int]]:
         """VAE pixels ``[3, H, W]`` in [-1, 1] -> latent tokens [h*w, p*p*z] and their grid."""
         x = pixels[None].to(self.device, self.vae.encoder.conv_in.weight.dtype)
         if self._nhwc:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             if self.defaults.vae_posterior == "sample":
-                z = self.vae.encode(x, sample=True, generator=self._posterior_gen)[0].float()
+                z = self.vae.encode(x, sample=True, generator=posterior)[0].float()
             else:
                 z = self.vae.encode(x)[0].float()
         p = self.config.latent_patch_size
@@ -474,11 +495,12 @@ class UARE:
         return out
 
     # ------------------------------------------------------------------ restore
-    def _context(self, lq: np.ndarray, instr: str, analysis: list[int] | None) -> tuple[Context, ...]:
+    def _context(self, lq: np.ndarray, instr: str, analysis: list[int] | None,
+                 posterior: torch.Generator | None = None) -> tuple[Context, ...]:
         """Conditional context I, V, T(instruction)[, T(analysis)] (:func:`~uare.data.sequence.restore_sequence`),
         the context of the images alone (text guidance's), and the input's latent tokens and grid."""
         seq = restore_sequence(self.tokenizer, self.prep, lq, instr)
-        ctx_img, [(tokens, grid)] = self._prefill(Context(), seq[:2])
+        ctx_img, [(tokens, grid)] = self._prefill(Context(), seq[:2], posterior)
         ctx, _ = self._prefill(ctx_img, seq[2:])
         if analysis is not None:
             ctx = self.model.prefill_text(ctx, analysis, self.special)
@@ -528,23 +550,24 @@ class UARE:
         tok = self.config.latent_downsample  # pixels per generation token (16 for BAGEL, 8 for uare-tiny)
         f = self.config.vae.downsample
         limit = self.config.max_latent_size * tok
+        asked_tile, early_notes = tile, []
         tile = int(tile if tile is not None else (d.tile if max(ho, wo) > d.max_untiled_side else 0))
         overlap = int(overlap if overlap is not None else d.overlap)
         if tile == 0 and max(ho, wo) > limit:
             tile = min(d.tile, limit - 16)
-        if tile and (tile % 16 or tile > limit - 16):
-            # edge tiles stretch by up to 15 px, and must still fit the latent position table
-            raise UareError(f"--tile must be a multiple of 16 and at most {limit - 16}, got {tile}")
-
         src = lq  # what is generated: the image itself, or (BAGEL's preparation) its VAE-resized copy
         if self.bagel_prep:
             src, tile = self.prep.vae_resize(lq), 0
-        if d.vae_posterior == "sample":
-            self._posterior_gen = torch.Generator(self.device).manual_seed(int(seed) + 1)
+            if asked_tile:
+                early_notes.append("tiling is off with BAGEL's image preparation (the image is generated whole, "
+                                  "at the VAE transform's size); image_prep: uare in inference.json tiles")
+        if tile and (tile % 16 or tile > limit - 16):
+            # edge tiles stretch by up to 15 px, and must still fit the latent position table
+            raise UareError(f"--tile must be a multiple of 16 and at most {limit - 16}, got {tile}")
         instr_text = prompts.restore_instruction(task, scale)
         instr = self._ids(instr_text)
         assessment = self.assess(prep) if assess and analysis is None else None
-        notes = list(prep.notes)
+        notes = list(prep.notes) + early_notes
         if (assessment is not None and task == "auto" and not force and d.keep_level
                 and LEVELS.index(assessment.level) >= LEVELS.index(d.keep_level)):
             notes.append(f"assessed {assessment.level} ({assessment.score:.2f}/5): returned unchanged "
@@ -560,7 +583,7 @@ class UARE:
             # central tile at native resolution (what the model was trained on), then used for every
             # tile. It continues a prefix that states the assessment's level and score.
             whole = src if not tile else _center(src, tile)
-            ctx, *_ = self._context(_pad(whole, tok), instr_text, None)
+            ctx, *_ = self._context(_pad(whole, tok), instr_text, None, self._posterior(seed, 0))
             prefix = prompts.analysis_prefix(task, assessment.level, assessment.score, scale)
             plan_text = self._write(ctx, None, prefix, d.max_analysis_tokens)
         plan = self._ids(plan_text) if plan_text is not None else None
@@ -571,13 +594,15 @@ class UARE:
         noise = torch.randn(self.config.latent_channels, p * grid_h, p * grid_w, generator=g)
         n_tiles = 1
 
-        def run_view(crop_px: np.ndarray, nz: torch.Tensor, flip: tuple[bool, bool]) -> np.ndarray:
+        def run_view(crop_px: np.ndarray, nz: torch.Tensor, flip: tuple[bool, bool], where: tuple[int, int]
+                     ) -> np.ndarray:
             """One generation of a (possibly flipped) window; the output is flipped back."""
             dims = [d_ for d_, on in zip((0, 1), flip, strict=True) if on]
             if dims:
                 crop_px = np.ascontiguousarray(np.flip(crop_px, axis=dims))
                 nz = torch.flip(nz, dims=[d_ + 1 for d_ in dims])
-            ctx, ctx_img, tokens, grid = self._context(crop_px, instr_text, plan)
+            posterior = self._posterior(seed, 1, *where, *flip)
+            ctx, ctx_img, tokens, grid = self._context(crop_px, instr_text, plan, posterior)
             x = latent_patchify(nz, self.config.latent_patch_size)
             x = sampler.initial_latent(x, tokens.cpu())
             guided = sampler.guided
@@ -600,8 +625,9 @@ class UARE:
             nz = noise[:, win.y0 // f: win.y0 // f + p * gh, win.x0 // f: win.x0 // f + p * gw]
             # self-ensemble (``ensemble`` > 1): average over flipped views, which cancels part of a
             # small model's orientation-dependent errors
-            out_px = np.mean([run_view(crop, nz, fl) for fl in flips], axis=0) if len(flips) > 1 else \
-                run_view(crop, nz, flips[0])
+            where = (win.y0, win.x0)
+            out_px = np.mean([run_view(crop, nz, fl, where) for fl in flips], axis=0) if len(flips) > 1 else \
+                run_view(crop, nz, flips[0], where)
             return out_px[: win.y1 - win.y0, : win.x1 - win.x0]
 
         tstats = {}

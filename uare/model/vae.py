@@ -136,7 +136,7 @@ def save_vae(vae: nn.Module | Mapping[str, torch.Tensor], path: str | Path, cfg:
     """Write the autoencoder (a module or its state dict) to ``path`` with its metadata.
 
     Floating tensors are cast to ``dtype`` when given. ``with_norm_groups=False`` writes the metadata
-    training checkpoints have always had (scale and shift only).
+    training checkpoints had before 0.1.0 (scale and shift only; for tests of reading such files).
     """
     state = vae.state_dict() if isinstance(vae, nn.Module) else vae
     tensors = {}

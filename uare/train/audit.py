@@ -30,9 +30,7 @@ def audit(config_path: str, n: int = 2000, seed: int = 0) -> dict[str, dict[str,
     folder = Path(cfg.init.path) if cfg.init.path else None
     tok = Tokenizer.from_folder(folder) if folder and (folder / "tokenizer.json").is_file() else \
         train_quality_tokenizer(vocab_size=2048, seed=0)
-    geo = Geometry(mc.latent_downsample, mc.max_latent_size, mc.vit.patch_size,
-                   min(mc.vit_max_num_patch_per_side, cfg.data.vit_max_size // mc.vit.patch_size),
-                   cfg.data.vit_min_size)
+    geo = Geometry.for_model(mc, cfg.data.vit_max_size, cfg.data.vit_min_size)
     cache = ImageCache()
     report = {}
     for i, sc in enumerate(cfg.data.sources):

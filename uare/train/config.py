@@ -257,6 +257,9 @@ def _check(cfg: TrainConfig) -> None:
         need(s.level_weight > 0, f"data.sources.{i}.level_weight must be > 0")
         need(0.0 <= s.clean_prob <= 1.0 and 0.0 <= s.auto_prob <= 1.0,
              f"data.sources.{i}.clean_prob and auto_prob must be in [0, 1]")
+    need(0 <= cfg.data.vit_max_size <= 4096 and 0 <= cfg.data.vit_min_size <= 4096,
+         "data.vit_max_size and data.vit_min_size must be in [0, 4096] px (0: the model's largest grid / one patch)")
+    need(cfg.train.timestep_shift > 0, f"train.timestep_shift must be > 0, got {cfg.train.timestep_shift}")
     need(cfg.data.ce_norm in CE_NORMS, f"data.ce_norm: expected {', '.join(CE_NORMS)}")
 
 

@@ -44,10 +44,10 @@ def inference_from_training(cfg: TrainConfig | dict, choices: dict | None = None
     """The ``inference.json`` of a model trained with ``cfg`` (a config, or a ``trained_with`` record):
     the sampler's flow source, source noise and (as its default) timestep shift, and the ViT sizes come
     from training; ``choices`` (an inference.json without ``trained_with``) add the rest. Validated."""
-    from uare.infer.pipeline import InferenceDefaults
+    from uare.infer.pipeline import InferenceDefaults, nest_sampler
 
     tw = dict(cfg) if isinstance(cfg, dict) else trained_with(cfg)
-    choices = dict(choices or {})
+    choices = nest_sampler(choices or {}, where)
     if "trained_with" in choices:
         raise UareError(f"{where}: trained_with is written from the training config; remove it from the choices")
     sampler = {"timestep_shift": tw["timestep_shift"], "flow_source": tw["flow_source"],
@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.inference_only:
         try:
+            if not (args.src / "config.json").is_file():
+                raise UareError(f"{args.src}: not a uare model folder (no config.json); --inference-only rewrites "
+                                "the inference.json of an exported model")
             inf = release_inference(args.src, args.train_config, args.inference)
             if inf is None:
                 raise UareError("--inference-only needs --train-config or --inference")

@@ -183,9 +183,7 @@ class Trainer:
             rng = resumed.state.get("rng", {}).get(str(env.rank))
             if rng is not None:
                 _set_rng_state(rng)
-        geo = Geometry(self.model_cfg.latent_downsample, self.model_cfg.max_latent_size, self.model_cfg.vit.patch_size,
-                       min(self.model_cfg.vit_max_num_patch_per_side, cfg.data.vit_max_size // self.model_cfg.vit.patch_size),
-                       cfg.data.vit_min_size)
+        geo = Geometry.for_model(self.model_cfg, cfg.data.vit_max_size, cfg.data.vit_min_size)
         self.geo = geo
         self.dataset = PackDataset(cfg.data, geo, self.tok, cfg.seed, env.rank, cfg.train.grad_accum)
         self._curriculum = next((getattr(s, "curriculum", None) for s in self.dataset.sources

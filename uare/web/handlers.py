@@ -27,6 +27,7 @@ import numpy as np
 from uare.errors import ImageReadError, UareError
 from uare.io import read_image, to_uint8
 from uare.limits import MAX_STEPS
+from uare.quality import LEVELS
 from uare.tasks import RESTORE_TASKS
 
 #: Default largest image accepted by the demo (width * height): 4 megapixels keeps a CPU demo responsive.
@@ -36,7 +37,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 #: Most files one "Assess" request may hold.
 MAX_BATCH = 32
 TASKS: tuple[str, ...] = RESTORE_TASKS
-LEVEL_ORDER: tuple[str, ...] = ("bad", "poor", "fair", "good", "excellent")
+LEVEL_ORDER: tuple[str, ...] = tuple(LEVELS)  # worst first
 MAX_PLAN_CHARS = 4000
 
 ProgressFn = Callable[[str, int, int], None]
