@@ -50,15 +50,8 @@ class ImageCache:
 
 def load_rgb(path: Path) -> np.ndarray:
     """HxWx3 uint8 RGB: gray is replicated, 16-bit rounded, alpha dropped."""
-    loaded = read_image(path)
-    px = loaded.pixels
-    if px.dtype != np.uint8:
-        px = to_uint8(px)
-    if px.ndim == 2:
-        px = px[:, :, None]
-    if px.shape[2] == 1:
-        px = np.repeat(px, 3, axis=2)
-    return np.ascontiguousarray(px[:, :, :3])
+    px = read_image(path).pixels
+    return to_rgb3(px if px.dtype == np.uint8 else to_uint8(px))
 
 
 def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, flip: bool = True) -> np.ndarray:
@@ -95,9 +88,9 @@ def resize_to(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
 
 
 def to_rgb3(img: np.ndarray) -> np.ndarray:
-    """HxW / HxWx1 / HxWx3 uint8 -> HxWx3 uint8."""
+    """HxW / HxWx1 / HxWx3 / HxWx4 -> HxWx3 (gray replicated, alpha dropped), any dtype kept."""
     if img.ndim == 2:
         img = img[:, :, None]
     if img.shape[2] == 1:
         img = np.repeat(img, 3, axis=2)
-    return np.ascontiguousarray(img)
+    return np.ascontiguousarray(img[:, :, :3])

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from uare.data.images import to_rgb3
 from uare.data.items import VAE, DataItem, Text, ViT
 from uare.io import to_uint8
 from uare.model.image_transforms import resize_to_stride, to_tensor_pm1, vit_patchify
@@ -33,21 +34,13 @@ from uare.quality import SCORE_QUESTION
 BAGEL_VAE_SIZES = (1024, 512)
 
 
-def _rgb3(img: np.ndarray) -> np.ndarray:
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    return np.ascontiguousarray(img[:, :, :3])
-
-
 def as_uint8(img: np.ndarray) -> np.ndarray:
     """HxWx3 uint8 RGB from uint8, uint16 (``x / 257``, rounded) or float [0, 1] (rounded), gray replicated."""
     if img.dtype.kind in "iub" and img.dtype != np.uint8:
         img = to_uint8(img)  # uint16; other integer types are refused there
     elif img.dtype != np.uint8:
         img = np.rint(np.clip(img, 0, 1) * 255).astype(np.uint8)
-    return _rgb3(img)
+    return to_rgb3(img)
 
 
 @dataclass(frozen=True)
@@ -108,22 +101,32 @@ class ImagePrep:
         if img.shape[0] % self.latent_stride or img.shape[1] % self.latent_stride:
             raise ValueError(f"VAE input sides must be multiples of {self.latent_stride}, got {img.shape[:2]}")
         if img.dtype == np.uint8:
-            return to_tensor_pm1(_rgb3(img))
-        return torch.from_numpy(np.ascontiguousarray(_rgb3(img), dtype=np.float32)).permute(2, 0, 1) * 2 - 1
+            return to_tensor_pm1(to_rgb3(img))
+        return torch.from_numpy(np.ascontiguousarray(to_rgb3(img), dtype=np.float32)).permute(2, 0, 1) * 2 - 1
 
     def vae(self, img: np.ndarray, noisy: bool = False, cfg: bool = False) -> VAE:
         return VAE(self.vae_pixels(img), noisy=noisy, cfg=cfg)
 
 
 # ---------------------------------------------------------------------------------------------- tasks
+def score_request(tok) -> list[DataItem]:
+    """T(SCORE_QUESTION): what follows the image before a score answer (see :func:`score_sequence`)."""
+    return [Text(tok.encode(SCORE_QUESTION))]
+
+
+def describe_request(tok, instruction: str) -> list[DataItem]:
+    """T(assess instruction): what follows the image before a description (see :func:`describe_sequence`)."""
+    return [Text(tok.encode(instruction))]
+
+
 def score_sequence(tok, prep: ImagePrep, img: np.ndarray) -> list[DataItem]:
     """V, T(SCORE_QUESTION): the context a Q-Align-style score answer follows."""
-    return [prep.vit(img), Text(tok.encode(SCORE_QUESTION))]
+    return [prep.vit(img), *score_request(tok)]
 
 
 def describe_sequence(tok, prep: ImagePrep, img: np.ndarray, instruction: str) -> list[DataItem]:
     """V, T(assess instruction): the context a quality description follows."""
-    return [prep.vit(img), Text(tok.encode(instruction))]
+    return [prep.vit(img), *describe_request(tok, instruction)]
 
 
 def compare_sequence(tok, prep: ImagePrep, a: np.ndarray, b: np.ndarray, instruction: str) -> list[DataItem]:

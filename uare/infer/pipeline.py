@@ -29,9 +29,9 @@ from uare.data.items import VAE, Text, ViT
 from uare.data.sequence import (
     ImagePrep,
     compare_sequence,
-    describe_sequence,
+    describe_request,
     restore_sequence,
-    score_sequence,
+    score_request,
 )
 from uare.degrade.record import CATEGORIES
 from uare.degrade.types import MEAN_CHANGING
@@ -42,9 +42,8 @@ from uare.infer.tiling import Window, process_tiled
 from uare.io import DEFAULT_MAX_PIXELS
 from uare.limits import MAX_STEPS
 from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
-from uare.model.flow import RENORM_TYPES
 from uare.model.image_transforms import latent_patchify, latent_unpatchify
-from uare.model.sampler import FLOW_SOURCES, LEGACY_INIT, FlowSampler
+from uare.model.sampler import LEGACY_INIT, FlowSampler
 from uare.model.unified import Context
 from uare.quality import LEVELS, expected_score, level_from_score, parse_description
 from uare.tasks import ENHANCE_TASKS, TASK_CATEGORY
@@ -136,13 +135,7 @@ class InferenceDefaults:
     @classmethod
     def from_file(cls, path: Path) -> InferenceDefaults:
         """Read and validate an ``inference.json`` (unknown keys and bad values raise :class:`UareError`)."""
-        try:
-            d = json.loads(Path(path).read_text())
-        except json.JSONDecodeError as e:
-            raise UareError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); fix or delete the file") from None
-        if not isinstance(d, dict):
-            raise UareError(f"{path}: expected a JSON object of inference defaults")
-        return cls.from_dict(d, path)
+        return cls.from_dict(read_inference_json(path), path)
 
     @classmethod
     def from_dict(cls, d: dict, path: Path | str = "inference.json") -> InferenceDefaults:
@@ -160,12 +153,10 @@ class InferenceDefaults:
             raise UareError(f"{path}: unknown sampler key(s) {', '.join(unknown)}; known: "
                             f"{', '.join(ref.to_dict())}")
         _check_types(ref, sampler, path, _SAMPLER_RANGES, "sampler.")
-        if sampler.get("flow_source", "noise") not in FLOW_SOURCES:
-            raise UareError(f"{path}: sampler.flow_source must be one of {', '.join(FLOW_SOURCES)}, got "
-                            f"{sampler['flow_source']!r}")
-        if sampler.get("cfg_renorm", "global") not in RENORM_TYPES:
-            raise UareError(f"{path}: sampler.cfg_renorm must be one of {', '.join(RENORM_TYPES)}, got "
-                            f"{sampler['cfg_renorm']!r}")
+        try:  # the sampler's own checks (flow source, renorm, ...)
+            flow = ref.replace(**sampler)
+        except ValueError as e:
+            raise UareError(f"{path}: sampler.{e}") from None
         _check_types(cls(), d, path, _RANGES)
         bad = {k: v for k, v in d.get("strength", {}).items()
                if k not in CATEGORIES or not isinstance(v, int | float) or not 0.0 <= v <= 1.0}
@@ -177,7 +168,7 @@ class InferenceDefaults:
                 raise UareError(f"{path}: {k} must be one of {', '.join(choices)}, got {d[k]!r}")
         if d.get("keep_level", "") not in ("", *LEVELS):
             raise UareError(f"{path}: keep_level must be one of {', '.join(LEVELS)} or \"\", got {d['keep_level']!r}")
-        out = cls(**d, sampler=FlowSampler().replace(**sampler))
+        out = cls(**d, sampler=flow)
         _check_trained_with(out, path)
         return out
 
@@ -186,6 +177,19 @@ class InferenceDefaults:
         d = dataclasses.asdict(self)
         d["sampler"] = self.sampler.to_dict()
         return d
+
+
+def read_inference_json(path: Path | str) -> dict:
+    """The object of an ``inference.json`` file, unvalidated; one-line :class:`UareError` when it is not one."""
+    try:
+        d = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise UareError(f"{path}: cannot read it ({e.strerror})") from None
+    except json.JSONDecodeError as e:
+        raise UareError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); fix or delete the file") from None
+    if not isinstance(d, dict):
+        raise UareError(f"{path}: expected a JSON object of inference defaults")
+    return d
 
 
 def nest_sampler(d: dict, path: Path | str = "inference.json") -> dict:
@@ -372,10 +376,7 @@ class UARE:
         if self._nhwc:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
-            if self.defaults.vae_posterior == "sample":
-                z = self.vae.encode(x, sample=True, generator=posterior)[0].float()
-            else:
-                z = self.vae.encode(x)[0].float()
+            z = self.vae.encode(x, sample=posterior is not None, generator=posterior)[0].float()
         p = self.config.latent_patch_size
         return latent_patchify(z, p), (z.shape[1] // p, z.shape[2] // p)
 
@@ -398,11 +399,13 @@ class UARE:
         description is written after a prefix that states both, so the text always agrees with them.
         """
         prep = image if isinstance(image, Prepared) else prepare(image, max_pixels)
-        seqs = [score_sequence(self.tokenizer, self.prep, view) for view in self._views(prep.rgb)]
-        vit_ctxs = [self._prefill(Context(), seq[:1])[0] for seq in seqs]  # the image, shared by both answers
+        # score_sequence / describe_sequence of each view: the image once, shared by both requests
+        image_prep = self.prep
+        vit_ctxs = [self._prefill(Context(), [image_prep.vit(view)])[0] for view in self._views(prep.rgb)]
+        question = score_request(self.tokenizer)
         probs_all = []
-        for ctx_view, seq in zip(vit_ctxs, seqs, strict=True):
-            ctx_s, _ = self._prefill(ctx_view, seq[1:])
+        for ctx_view in vit_ctxs:
+            ctx_s, _ = self._prefill(ctx_view, question)
             logits = self.model.next_token_logits(ctx_s, self._ids(prompts.SCORE_PREFIX), self.special)
             probs_all.append(torch.softmax(logits[self._level_ids], dim=0))
         probs = torch.stack(probs_all).mean(0).tolist()
@@ -412,8 +415,7 @@ class UARE:
         text, degradations = "", []
         if describe:
             # written from the first (central) view
-            request = describe_sequence(self.tokenizer, self.prep, self._views(prep.rgb)[0],
-                                        prompts.describe_instruction())[1:]
+            request = describe_request(self.tokenizer, prompts.describe_instruction())
             text = self._write(self._prefill(vit_ctxs[0], request)[0], None,
                                prompts.description_prefix(level, score), self.defaults.max_description_tokens)
             degradations = _parse_degradations(text)
@@ -532,12 +534,13 @@ class UARE:
             raise UareError(f"unknown task {task!r}; choose from {', '.join(prompts.RESTORE_TASKS)}")
         if scale not in (1, 2, 4):
             raise UareError(f"scale must be 1, 2 or 4, got {scale}")
-        if steps is not None and int(steps) < 1:
-            raise UareError(f"steps must be >= 1, got {steps}")
-        sampler = (sampler or d.sampler).replace(
-            steps=None if steps is None else int(steps), cfg_text=None if cfg_text is None else float(cfg_text),
-            cfg_img=None if cfg_img is None else float(cfg_img),
-            timestep_shift=None if timestep_shift is None else float(timestep_shift))
+        try:  # the sampler checks the values (e.g. "steps must be >= 1, got 0")
+            sampler = (sampler or d.sampler).replace(
+                steps=None if steps is None else int(steps), cfg_text=None if cfg_text is None else float(cfg_text),
+                cfg_img=None if cfg_img is None else float(cfg_img),
+                timestep_shift=None if timestep_shift is None else float(timestep_shift))
+        except ValueError as e:
+            raise UareError(str(e)) from None
         steps = sampler.steps
         prep = prepare(image, max_pixels)
         h, w = prep.rgb.shape[:2]

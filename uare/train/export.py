@@ -59,26 +59,18 @@ def inference_from_training(cfg: TrainConfig | dict, choices: dict | None = None
     return out
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        d = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise UareError(f"{path}: cannot read it as JSON ({e})") from None
-    if not isinstance(d, dict):
-        raise UareError(f"{path}: expected a JSON object")
-    return d
-
-
 def release_inference(src: Path | None, train_config: Path | TrainConfig | None, inference: Path | None
                       ) -> dict | None:
     """The release's inference.json: training facts from ``train_config`` (or ``src/inference.json``'s
     ``trained_with``), choices from ``inference``; None when there is neither."""
-    choices = _read_json(inference) if inference is not None else None
+    from uare.infer.pipeline import read_inference_json
+
+    choices = read_inference_json(inference) if inference is not None else None
     if train_config is not None:
         cfg = load_config(train_config) if isinstance(train_config, str | Path) else train_config
         return inference_from_training(cfg, choices, str(inference or "inference.json"))
     base = src / "inference.json" if src is not None else None
-    if base is not None and base.is_file() and "trained_with" in (b := _read_json(base)):
+    if base is not None and base.is_file() and "trained_with" in (b := read_inference_json(base)):
         return inference_from_training(b["trained_with"], choices, str(inference or base))
     if choices is not None:  # a model without a training record: the choices alone
         from uare.infer.pipeline import InferenceDefaults
