@@ -46,6 +46,14 @@ def finite_float(text: str) -> float:
     return value
 
 
+def unit_float(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    value = finite_float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
 DEVICES = ("cpu", "cuda", "mps", "auto")
 
 

@@ -10,7 +10,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from uare.cli_args import bounded_int, device_name, finite_float, nonneg_int, positive_int, seed_int
+from uare.cli_args import (
+    bounded_int,
+    device_name,
+    finite_float,
+    nonneg_int,
+    positive_int,
+    seed_int,
+    unit_float,
+)
 from uare.errors import ImageReadError, UareError
 from uare.io import DEFAULT_MAX_PIXELS, iter_inputs, left_out, output_format, write_image, write_json_atomic
 from uare.limits import MAX_STEPS
@@ -85,6 +93,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         r.add_argument("--cfg-text", type=finite_float, default=None, help="text guidance scale (1 = off)")
         r.add_argument("--cfg-img", type=finite_float, default=None, help="image guidance scale (1 = off)")
         r.add_argument("--seed", type=seed_int, default=0, help="random seed; the same seed gives the same output")
+        r.add_argument("--fidelity", type=unit_float, default=None, metavar="F",
+                       help="models with an LQ-guided refiner: 0 = the generation expert's output alone, 1 = fully "
+                            "guided by the input's pixels (default: the model's, uare-tiny 1)")
         r.add_argument("--tile", type=nonneg_int, default=None, metavar="N",
                        help="tile size in output pixels, a multiple of 16 (0 = off)")
         r.add_argument("--overlap", type=nonneg_int, default=None, metavar="M", help="tile overlap in pixels")
@@ -213,7 +224,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     kw: dict[str, Any] = dict(task=task, scale=getattr(args, "scale", 1), assess=not args.no_assess,
                               analysis=args.analysis, steps=args.steps, cfg_text=args.cfg_text, cfg_img=args.cfg_img,
                               seed=args.seed, tile=args.tile, overlap=args.overlap, max_pixels=args.max_pixels,
-                              force=args.force)
+                              force=args.force, fidelity=args.fidelity)
     single = len(plan) == 1 and not src.is_dir()
     skipped = 0
     # a bar on a terminal (and one for the steps / tiles of each image); a line per image and a status

@@ -103,10 +103,11 @@ class UARERestorer:
     tasks = frozenset({"any"})
 
     def __init__(self, path: str | None = None, device: str = "cpu", task: str | None = None, seed: int = 0,
-                 model: Any = None, assess: bool = True, name: str = "uare") -> None:
+                 model: Any = None, assess: bool = True, name: str = "uare", **restore_kw: Any) -> None:
         self.path, self.device, self.task, self.seed, self.assess = path, device, task, seed, assess
         self.name = name  # ablations run several model variants side by side
         self._model = model
+        self.restore_kw = restore_kw  # more keywords of UARE.restore (e.g. fidelity=0.0 for an ablation)
 
     def _get(self) -> Any:
         if self._model is None:
@@ -115,7 +116,8 @@ class UARERestorer:
 
     def __call__(self, img: np.ndarray, setting: Setting) -> np.ndarray:
         task = self.task or (setting.tasks[0] if len(setting.tasks) == 1 else "auto")
-        res = self._get().restore(check_rgb_u8(img), task=task, scale=setting.scale, seed=self.seed, assess=self.assess)
+        res = self._get().restore(check_rgb_u8(img), task=task, scale=setting.scale, seed=self.seed, assess=self.assess,
+                                  **self.restore_kw)
         return check_rgb_u8(np.asarray(res.image))
 
 

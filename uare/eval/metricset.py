@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from uare.errors import UareError
+from uare.metrics.color import color_shift
 
 PROTOCOLS: tuple[str, ...] = ("basicsr", "realisr", "rgb")
 CORE_FR: tuple[str, ...] = ("psnr", "ssim", "ms_ssim")
@@ -95,18 +96,6 @@ def _pyiqa_metrics(names: list[str], device: str) -> dict[str, Metric]:
 
         out[n] = Metric(n, fr, lower, fn)
     return out
-
-
-def color_shift(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Euclidean distance of the mean (a*, b*) of two uint8 sRGB images in CIELAB (D65)."""
-    import cv2
-
-    def mean_ab(img: np.ndarray) -> np.ndarray:
-        # float32 input in [0, 1] makes OpenCV return L in 0..100 and a, b in their natural units
-        lab = cv2.cvtColor(np.ascontiguousarray(img, dtype=np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-        return lab[..., 1:].reshape(-1, 2).mean(0)
-
-    return float(np.linalg.norm(mean_ab(pred) - mean_ab(gt)))
 
 
 def build_metrics(names: list[str], protocol: str = "rgb", scale: int = 1, crop_border: int | None = None,

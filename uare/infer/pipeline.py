@@ -41,8 +41,10 @@ from uare.infer.outputs import Assessment, Comparison, Restoration
 from uare.infer.tiling import Window, process_tiled
 from uare.io import DEFAULT_MAX_PIXELS
 from uare.limits import MAX_STEPS
+from uare.metrics.color import color_shift
 from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
 from uare.model.image_transforms import latent_patchify, latent_unpatchify
+from uare.model.refiner import Refiner, load_refiner
 from uare.model.sampler import LEGACY_INIT, FlowSampler
 from uare.model.unified import Context
 from uare.quality import LEVELS, expected_score, level_from_score, parse_description
@@ -121,6 +123,13 @@ class InferenceDefaults:
     # "mean": the VAE posterior mean (the same image always gives the same latent); "sample": a draw from
     # the posterior, seeded by the restoration's seed, as BAGEL encodes even at inference
     vae_posterior: str = "mean"
+    # Models with an LQ-guided refiner (refiner.safetensors): 0 = the generation expert's output alone,
+    # 1 = the refiner's full correction from the degraded input (``restore(fidelity=...)``, ``--fidelity``).
+    fidelity: float = 1.0
+    # Colour check (do no harm): a mean-keeping restoration (denoise, deblur, JPEG, SR, or blind with no low
+    # light / haze found) whose output's mean colour (CIELAB a*b*) moves more than this from the input's is
+    # blended halfway back, and returned as the input if still too far, with a note. 0 = off.
+    max_color_shift: float = 0.0
 
     @property
     def steps(self) -> int:
@@ -239,7 +248,7 @@ def _check_trained_with(d: InferenceDefaults, path: Path | str) -> None:
 
 #: numeric ranges of inference.json fields: (low, high), inclusive, None = open
 _RANGES: dict[str, tuple[float | None, float | None]] = {
-    "ensemble": (1, 4), "color_fix_sigma": (0, 64),
+    "ensemble": (1, 4), "color_fix_sigma": (0, 64), "fidelity": (0, 1), "max_color_shift": (0, 100),
     "tile": (0, 4096), "overlap": (0, 4096), "max_untiled_side": (16, 4096), "max_analysis_tokens": (1, 4096),
     "max_description_tokens": (1, 4096), "max_compare_tokens": (1, 4096), "vit_max_size": (0, 4096),
     "vit_min_size": (0, 4096), "assess_crop": (0, 4096), "assess_crops": (1, 9), "compare_score_scale": (1e-6, None),
@@ -276,11 +285,46 @@ def _check_types(defaults: object, d: dict, path: Path | str, ranges: dict, pref
             raise UareError(f"{path}: {prefix}{k} must be in [{lo}, {'inf' if hi is None else hi}], got {v!r}")
 
 
+def check_fidelity(value: float) -> float:
+    """``value`` as a fidelity weight in [0, 1], or a one-line :class:`UareError`."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise UareError(f"fidelity must be a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= v <= 1.0:  # NaN fails too
+        raise UareError(f"fidelity must be in [0, 1] (0 = generated only, 1 = fully guided by the input), got {value!r}")
+    return v
+
+
+@dataclass
+class RestoreJob:
+    """One restoration between the stages of :meth:`UARE.restore`: what was asked, prepared and planned."""
+
+    prep: Prepared
+    lq: np.ndarray  # the input at the output size, float RGB (bicubic-enlarged when scale > 1)
+    src: np.ndarray  # what is generated: lq, or its BAGEL-prepared copy
+    task: str
+    scale: int
+    sampler: FlowSampler
+    seed: int
+    tile: int
+    overlap: int
+    instr_text: str
+    assessment: Assessment | None
+    plan_text: str | None
+    fidelity: float
+    notes: list[str]
+    t0: float
+    kept: bool = False  # the do-no-harm gate returned the input
+
+
 class UARE:
     """One model for image quality assessment, comparison, restoration and enhancement."""
 
-    def __init__(self, checkpoint: Checkpoint, defaults: InferenceDefaults | None = None, is_random: bool = False):
+    def __init__(self, checkpoint: Checkpoint, defaults: InferenceDefaults | None = None, is_random: bool = False,
+                 refiner: Refiner | None = None):
         self.ck = checkpoint
+        self.refiner = refiner  # the LQ-guided pixel decoder of the folder (uare.model.refiner), if any
         self.model = checkpoint.model
         self.vae = checkpoint.vae
         # On the CPU the autoencoder's convolutions run 1.5-3x faster in channels-last (NHWC) layout
@@ -321,7 +365,7 @@ class UARE:
 
         folder = resolve_model(path, revision)
         ck = load_checkpoint(folder, device=device, dtype=dtype)
-        return cls(ck, InferenceDefaults.from_folder(folder))
+        return cls(ck, InferenceDefaults.from_folder(folder), refiner=load_refiner(folder, ck.model.device))
 
     @property
     def device(self) -> torch.device:
@@ -517,23 +561,50 @@ class UARE:
                 analysis: str | None = None, steps: int | None = None, cfg_text: float | None = None,
                 cfg_img: float | None = None, seed: int = 0, tile: int | None = None, overlap: int | None = None,
                 timestep_shift: float | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                progress: Progress | None = None, force: bool = False, sampler: FlowSampler | None = None
-                ) -> Restoration:
+                progress: Progress | None = None, force: bool = False, sampler: FlowSampler | None = None,
+                fidelity: float | None = None) -> Restoration:
         """Restore (or super-resolve by ``scale``) an image; see the module docstring for ``assess`` / ``analysis``.
+
+        Three stages, as a diffusers pipeline splits its call: :meth:`plan_restoration` (checks, the
+        assessment, the do-no-harm gate, the written analysis), :meth:`generate` (the flow sampler over
+        the latents, in tiles for large images) and :meth:`finish_restoration` (the LQ-guided refiner,
+        strength, colour fix and the colour check).
 
         Images whose output side exceeds the model's untiled limit are processed in overlapping tiles
         of ``tile`` px (default from the model); the analysis is written once for the whole image.
 
         Do no harm: in blind mode (``task="auto"`` with ``assess``), an image the assessment rates at or
         above the model's ``keep_level`` (uare-tiny: good) comes back unchanged (up-scaled bicubic when
-        ``scale`` > 1) and ``notes`` says so; ``force=True`` restores it anyway.
+        ``scale`` > 1) and ``notes`` says so; ``force=True`` restores it anyway. A mean-keeping
+        restoration whose output's mean colour moves further than ``max_color_shift`` from the input's
+        is blended back (and, failing that, returned as the input) with a note.
+
+        ``fidelity`` (models with a refiner, :mod:`uare.model.refiner`): 0 = the generation expert's
+        output alone, 1 = fully guided by the degraded input (default from ``inference.json``).
         """
+        job = self.plan_restoration(image, task, scale, assess, analysis, steps, cfg_text, cfg_img, seed, tile,
+                                    overlap, timestep_shift, max_pixels, force, sampler, fidelity)
+        if job.kept:
+            return self._result(job, finish(job.lq, _rescaled(job.prep, job.scale)), 0)
+        out, n_tiles, tstats = self.generate(job, progress)
+        out = self.finish_restoration(job, out)
+        return self._result(job, finish(out, _rescaled(job.prep, job.scale)), n_tiles, tstats)
+
+    def plan_restoration(self, image: ImageInput, task: str = "auto", scale: int = 1, assess: bool = True,
+                         analysis: str | None = None, steps: int | None = None, cfg_text: float | None = None,
+                         cfg_img: float | None = None, seed: int = 0, tile: int | None = None,
+                         overlap: int | None = None, timestep_shift: float | None = None,
+                         max_pixels: int | None = DEFAULT_MAX_PIXELS, force: bool = False,
+                         sampler: FlowSampler | None = None, fidelity: float | None = None) -> RestoreJob:
+        """Stage 1 of :meth:`restore`: check the arguments, prepare the input, assess, apply the do-no-harm
+        gate and write the analysis. Returns the :class:`RestoreJob` the next stages run."""
         t0 = time.perf_counter()
         d = self.defaults
         if task not in prompts.RESTORE_TASKS:
             raise UareError(f"unknown task {task!r}; choose from {', '.join(prompts.RESTORE_TASKS)}")
         if scale not in (1, 2, 4):
             raise UareError(f"scale must be 1, 2 or 4, got {scale}")
+        fidelity = check_fidelity(d.fidelity if fidelity is None else fidelity)
         try:  # the sampler checks the values (e.g. "steps must be >= 1, got 0")
             sampler = (sampler or d.sampler).replace(
                 steps=None if steps is None else int(steps), cfg_text=None if cfg_text is None else float(cfg_text),
@@ -541,7 +612,6 @@ class UARE:
                 timestep_shift=None if timestep_shift is None else float(timestep_shift))
         except ValueError as e:
             raise UareError(str(e)) from None
-        steps = sampler.steps
         prep = prepare(image, max_pixels)
         h, w = prep.rgb.shape[:2]
         ho, wo = h * scale, w * scale
@@ -551,9 +621,8 @@ class UARE:
         lq = prep.rgb if scale == 1 else cv2.resize(prep.rgb, (wo, ho), interpolation=cv2.INTER_CUBIC)
         lq = np.clip(lq, 0, 1)
         tok = self.config.latent_downsample  # pixels per generation token (16 for BAGEL, 8 for uare-tiny)
-        f = self.config.vae.downsample
         limit = self.config.max_latent_size * tok
-        asked_tile, early_notes = tile, []
+        asked_tile, notes = tile, list(prep.notes)
         tile = int(tile if tile is not None else (d.tile if max(ho, wo) > d.max_untiled_side else 0))
         overlap = int(overlap if overlap is not None else d.overlap)
         if tile == 0 and max(ho, wo) > limit:
@@ -562,40 +631,47 @@ class UARE:
         if self.bagel_prep:
             src, tile = self.prep.vae_resize(lq), 0
             if asked_tile:
-                early_notes.append("tiling is off with BAGEL's image preparation (the image is generated whole, "
-                                  "at the VAE transform's size); image_prep: uare in inference.json tiles")
+                notes.append("tiling is off with BAGEL's image preparation (the image is generated whole, "
+                             "at the VAE transform's size); image_prep: uare in inference.json tiles")
         if tile and (tile % 16 or tile > limit - 16):
             # edge tiles stretch by up to 15 px, and must still fit the latent position table
             raise UareError(f"--tile must be a multiple of 16 and at most {limit - 16}, got {tile}")
         instr_text = prompts.restore_instruction(task, scale)
-        instr = self._ids(instr_text)
         assessment = self.assess(prep) if assess and analysis is None else None
-        notes = list(prep.notes) + early_notes
+        job = RestoreJob(prep=prep, lq=lq, src=src, task=task, scale=scale, sampler=sampler, seed=int(seed),
+                         tile=tile, overlap=overlap, instr_text=instr_text, assessment=assessment, plan_text=analysis,
+                         fidelity=fidelity, notes=notes, t0=t0)
         if (assessment is not None and task == "auto" and not force and d.keep_level
                 and LEVELS.index(assessment.level) >= LEVELS.index(d.keep_level)):
             notes.append(f"assessed {assessment.level} ({assessment.score:.2f}/5): returned unchanged "
                          f"(at or above {d.keep_level}; force=True / --force restores anyway)")
-            plan_text = prompts.analysis_prefix(task, assessment.level, assessment.score, scale) + \
+            job.plan_text = prompts.analysis_prefix(task, assessment.level, assessment.score, scale) + \
                 " no restoration needed."
-            result = finish(lq, _rescaled(prep, scale))
-            return Restoration(result, plan_text, assessment, task, scale, 0, int(seed), 0,
-                               round(time.perf_counter() - t0, 3), notes)
-        plan_text = analysis
-        if plan_text is None and assess:
+            job.kept = True
+            return job
+        if job.plan_text is None and assess:
             # the analysis is written in the restoration context itself: for a tiled image, from its
             # central tile at native resolution (what the model was trained on), then used for every
             # tile. It continues a prefix that states the assessment's level and score.
             whole = src if not tile else _center(src, tile)
             ctx, *_ = self._context(_pad(whole, tok), instr_text, None, self._posterior(seed, 0))
             prefix = prompts.analysis_prefix(task, assessment.level, assessment.score, scale)
-            plan_text = self._write(ctx, None, prefix, d.max_analysis_tokens)
-        plan = self._ids(plan_text) if plan_text is not None else None
+            job.plan_text = self._write(ctx, None, prefix, d.max_analysis_tokens)
+        return job
 
-        g = torch.Generator().manual_seed(int(seed))
+    def generate(self, job: RestoreJob, progress: Progress | None = None) -> tuple[np.ndarray, int, dict]:
+        """Stage 2 of :meth:`restore`: the flow sampler over the image's latents (per tile and flipped view),
+        decoded to float RGB at the output size. Returns the pixels, the number of tiles and tile stats."""
+        d, src, sampler, seed = self.defaults, job.src, job.sampler, job.seed
+        instr = self._ids(job.instr_text)
+        plan = self._ids(job.plan_text) if job.plan_text is not None else None
+        tok = self.config.latent_downsample
+        f = self.config.vae.downsample
+        g = torch.Generator().manual_seed(seed)
         p = self.config.latent_patch_size
         grid_h, grid_w = -(-src.shape[0] // tok), -(-src.shape[1] // tok)
         noise = torch.randn(self.config.latent_channels, p * grid_h, p * grid_w, generator=g)
-        n_tiles = 1
+        tile = job.tile
 
         def run_view(crop_px: np.ndarray, nz: torch.Tensor, flip: tuple[bool, bool], where: tuple[int, int]
                      ) -> np.ndarray:
@@ -605,7 +681,7 @@ class UARE:
                 crop_px = np.ascontiguousarray(np.flip(crop_px, axis=dims))
                 nz = torch.flip(nz, dims=[d_ + 1 for d_ in dims])
             posterior = self._posterior(seed, 1, *where, *flip)
-            ctx, ctx_img, tokens, grid = self._context(crop_px, instr_text, plan, posterior)
+            ctx, ctx_img, tokens, grid = self._context(crop_px, job.instr_text, plan, posterior)
             x = latent_patchify(nz, self.config.latent_patch_size)
             x = sampler.initial_latent(x, tokens.cpu())
             guided = sampler.guided
@@ -633,30 +709,51 @@ class UARE:
                 run_view(crop, nz, flips[0], where)
             return out_px[: win.y1 - win.y0, : win.x1 - win.x0]
 
-        tstats = {}
+        tstats: dict = {}
+        ho, wo = job.lq.shape[:2]
         if tile:
             tile_progress = (lambda i, n: progress("tiles", i, n)) if progress else None
-            tstats: dict = {}
-            out, n_tiles = process_tiled((ho, wo, 3), run, tile, min(overlap, tile - 16), 16, tile_progress,
+            out, n_tiles = process_tiled((ho, wo, 3), run, tile, min(job.overlap, tile - 16), 16, tile_progress,
                                          stats=tstats)
         else:
+            n_tiles = 1
             out = run(Window(0, src.shape[0], 0, src.shape[1]))
             if out.shape[:2] != (ho, wo):  # BAGEL's preparation: back to the requested size
                 out = np.clip(cv2.resize(out, (wo, ho), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
-                notes.append(f"generated at {src.shape[1]}x{src.shape[0]} (BAGEL's VAE transform), resized to "
-                             f"{wo}x{ho}")
-        strength = _strength(d.strength, task, assessment, plan_text)
+                job.notes.append(f"generated at {src.shape[1]}x{src.shape[0]} (BAGEL's VAE transform), resized to "
+                                 f"{wo}x{ho}")
+        return out, n_tiles, tstats
+
+    def finish_restoration(self, job: RestoreJob, out: np.ndarray) -> np.ndarray:
+        """Stage 3 of :meth:`restore`: :meth:`prepare_refinement` (strength, colour fix), the LQ-guided
+        refiner (when the model has one) and the colour check, on float RGB at the output size."""
+        out = self.prepare_refinement(job, out)
+        if self.refiner is not None and job.fidelity > 0.0:
+            out = self.refiner.refine(job.lq, out, job.fidelity)
+        if self.defaults.max_color_shift > 0 and _keeps_mean(job.task, job.assessment, job.plan_text):
+            out = _color_check(out, job.lq, self.defaults.max_color_shift, job.notes)
+        return out
+
+    def prepare_refinement(self, job: RestoreJob, out: np.ndarray) -> np.ndarray:
+        """The generated pixels as the refiner reads them (and, without a refiner, as they are returned):
+        the per-category strength, then the colour fix for mean-keeping restorations (the input's low
+        frequencies). The refiner's training pool is built with this same function."""
+        d, lq, notes = self.defaults, job.lq, job.notes
+        strength = _strength(d.strength, job.task, job.assessment, job.plan_text)
         if strength < 1.0:
             out = lq + strength * (out - lq)
             notes.append(f"strength {strength:g} (inference.json: the model does not improve this degradation)")
-        if d.color_fix_sigma > 0 and _keeps_mean(task, assessment, plan_text):
+        if d.color_fix_sigma > 0 and _keeps_mean(job.task, job.assessment, job.plan_text):
             out = _color_fix(out, lq, d.color_fix_sigma)
             notes.append(f"colour fix: low frequencies (sigma {d.color_fix_sigma:g} px) taken from the input")
-        result = finish(out, _rescaled(prep, scale))
-        if self.is_random:
-            notes.append("random model: the output is not a restoration")
-        return Restoration(result, plan_text, assessment, task, scale, steps, int(seed), n_tiles,
-                           round(time.perf_counter() - t0, 3), notes,
+        return out
+
+    def _result(self, job: RestoreJob, image: np.ndarray, n_tiles: int, tstats: dict | None = None) -> Restoration:
+        if self.is_random and not job.kept:
+            job.notes.append("random model: the output is not a restoration")
+        return Restoration(image, job.plan_text, job.assessment, job.task, job.scale,
+                           0 if job.kept else job.sampler.steps, job.seed, n_tiles,
+                           round(time.perf_counter() - job.t0, 3), job.notes,
                            tile_disagreement=round(tstats["disagreement"] * 255, 3) if tstats else None)
 
     def enhance(self, image: ImageInput, task: str = "lowlight", **kw) -> Restoration:
@@ -717,6 +814,25 @@ def _color_fix(out: np.ndarray, ref: np.ndarray, sigma: float) -> np.ndarray:
         return cv2.GaussianBlur(np.ascontiguousarray(x, dtype=np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
     return np.clip(out - low(out) + low(ref), 0.0, 1.0)
+
+
+def _color_check(out: np.ndarray, lq: np.ndarray, limit: float, notes: list[str]) -> np.ndarray:
+    """Do no harm to colour: ``out`` if its mean a*b* stays within ``limit`` of ``lq``'s, else halfway back,
+    else ``lq`` itself (float RGB in [0, 1]); what happened goes into ``notes``."""
+    def shift(x: np.ndarray) -> float:
+        return color_shift(x, lq, scale=1.0)
+
+    s = shift(out)
+    if s <= limit:
+        return out
+    half = lq + 0.5 * (out - lq)
+    if shift(half) <= limit:
+        notes.append(f"colour check: the output's mean colour moved {s:.1f} (CIELAB a*b*, limit {limit:g}); "
+                     "blended halfway back to the input")
+        return half
+    notes.append(f"colour check: the output's mean colour moved {s:.1f} (CIELAB a*b*, limit {limit:g}); "
+                 "returned the input unchanged")
+    return lq.copy()
 
 
 def _center(rgb: np.ndarray, side: int) -> np.ndarray:

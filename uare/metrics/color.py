@@ -1,4 +1,4 @@
-"""Luminance conversions used by the metric conventions.
+"""Luminance conversions used by the metric conventions, and the mean-colour shift (CIELAB a*b*).
 
 Two "Y" channels appear in the literature and give different numbers:
 
@@ -53,3 +53,18 @@ def luminance_nhwc(x: np.ndarray, color_space: ColorSpace, *, round_: bool = Fal
     if x.shape[-1] == 1:
         return np.round(x) if round_ else x
     return rgb_to_y(x, color_space, round_=round_)[..., None]
+
+
+def mean_ab(img: np.ndarray, scale: float = 255.0) -> np.ndarray:
+    """The mean (a*, b*) of an sRGB image in CIELAB (D65); ``scale`` is the value of white (255 or 1)."""
+    import cv2
+
+    # float32 input in [0, 1] makes OpenCV return L in 0..100 and a, b in their natural units
+    lab = cv2.cvtColor(np.ascontiguousarray(img, dtype=np.float32) / float(scale), cv2.COLOR_RGB2Lab)
+    return lab[..., 1:].reshape(-1, 2).mean(0)
+
+
+def color_shift(pred: np.ndarray, ref: np.ndarray, scale: float = 255.0) -> float:
+    """Euclidean distance of the mean (a*, b*) of two sRGB images in CIELAB (D65), as the benchmarks report
+    it (``color_shift``) and inference's colour check limits it."""
+    return float(np.linalg.norm(mean_ab(pred, scale) - mean_ab(ref, scale)))

@@ -1,0 +1,244 @@
+"""The LQ-guided refiner (uare.model.refiner), its training pool and trainer, the colour check and --fidelity."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from uare.errors import UareError
+from uare.infer import UARE
+from uare.infer.pipeline import _color_check, check_fidelity
+from uare.metrics.color import color_shift
+from uare.model.config import micro
+from uare.model.random_init import init_random
+from uare.model.refiner import REFINER_FILE, Refiner, RefinerConfig, load_refiner, save_refiner
+from uare.model.tokenizer import train_quality_tokenizer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _rand_refiner(seed: int = 0, cfg: RefinerConfig | None = None) -> Refiner:
+    torch.manual_seed(seed)
+    ref = Refiner(cfg or RefinerConfig(channels=8, layers=4))
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.normal_(0, 0.1)
+    return ref.eval()
+
+
+def _img(h: int, w: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random((h, w, 3)).astype(np.float32)
+
+
+def test_an_untrained_refiner_returns_the_generated_image_exactly():
+    ref = Refiner(RefinerConfig(channels=8, layers=3)).eval()
+    lq, gen = _img(20, 30, 0), _img(20, 30, 1)
+    assert np.array_equal(ref.refine(lq, gen), gen)
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (64, 64), (101, 29)])
+def test_tiled_refinement_equals_one_whole_image_pass(shape):
+    """Tiles read `margin` px of context: the result equals one pass over the whole image (no seams)."""
+    ref = _rand_refiner()
+    lq, gen = _img(*shape, 2), _img(*shape, 3)
+    whole = ref.refine(lq, gen, tile=10_000)
+    tiled = ref.refine(lq, gen, tile=16)
+    assert np.abs(whole - tiled).max() < 1e-5
+    assert not np.allclose(whole, gen)  # the refiner did something
+
+
+def test_the_margin_bounds_the_receptive_field():
+    ref = _rand_refiner(cfg=RefinerConfig(channels=4, layers=5, unshuffle=2))
+    lq, gen = np.zeros((80, 80, 3), np.float32), np.zeros((80, 80, 3), np.float32)
+    a = ref.refine(lq, gen, tile=10_000)
+    lq2 = lq.copy()
+    lq2[40, 40] = 1.0
+    b = ref.refine(lq2, gen, tile=10_000)
+    ys, xs = np.nonzero(np.abs(a - b).max(axis=2) > 0)
+    assert ys.size and max(np.abs(ys - 40).max(), np.abs(xs - 40).max()) <= ref.margin
+
+
+def test_fidelity_blends_between_generated_and_refined():
+    ref = _rand_refiner()
+    lq, gen = _img(16, 16, 4) * 0.5 + 0.25, _img(16, 16, 5) * 0.5 + 0.25
+    half, none = (ref.refine(lq, gen, f) for f in (0.5, 0.0))
+    assert np.array_equal(none, gen)
+    with torch.no_grad():
+        t = [torch.from_numpy(a).permute(2, 0, 1)[None] for a in (lq, gen)]
+        res = ref.residual(*t)[0].permute(1, 2, 0).numpy()
+    assert np.allclose(half, np.clip(gen + 0.5 * res, 0, 1), atol=1e-6)
+    assert not np.allclose(half, gen, atol=1e-3)
+
+
+def test_save_load_round_trip_and_damaged_files(tmp_path):
+    ref = _rand_refiner(cfg=RefinerConfig(channels=6, layers=3))
+    save_refiner(ref, tmp_path)
+    back = load_refiner(tmp_path)
+    assert back is not None and back.config == ref.config
+    lq, gen = _img(12, 12, 6), _img(12, 12, 7)
+    assert np.array_equal(back.refine(lq, gen), ref.refine(lq, gen))
+    assert load_refiner(tmp_path / "nothing") is None
+    (tmp_path / REFINER_FILE).write_bytes(b"not safetensors")
+    with pytest.raises(UareError, match="not a readable refiner file") as e:
+        load_refiner(tmp_path)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), "x", None])
+def test_fidelity_is_validated(bad):
+    with pytest.raises(UareError, match="fidelity"):
+        check_fidelity(bad)
+
+
+def test_refiner_config_is_validated():
+    with pytest.raises(UareError, match="unshuffle"):
+        RefinerConfig(unshuffle=3)
+    with pytest.raises(UareError, match="layers"):
+        RefinerConfig(layers=1)
+
+
+def test_the_colour_check_blends_back_then_returns_the_input():
+    rng = np.random.default_rng(0)
+    lq = np.clip(rng.random((32, 32, 3)) * 0.2 + np.array([0.7, 0.1, 0.1]), 0, 1).astype(np.float32)
+    notes: list[str] = []
+    same = _color_check(lq * 0.99, lq, 1.0, notes)
+    assert np.array_equal(same, lq * 0.99) and notes == []
+    cyan = lq[..., ::-1].copy()  # red -> blue: a hue flip
+    out = _color_check(cyan, lq, 1.0, notes)
+    assert np.array_equal(out, lq) and "returned the input unchanged" in notes[-1]
+    mild = np.clip(lq + np.array([0.0, 0.03, 0.0], np.float32), 0, 1)  # a shift that half the step fixes
+    s = color_shift(mild, lq, scale=1.0)
+    out = _color_check(mild, lq, s * 0.6, notes)
+    assert "blended halfway back" in notes[-1] and np.allclose(out, lq + 0.5 * (mild - lq))
+
+
+@pytest.fixture(scope="module")
+def micro_dir(tmp_path_factory) -> Path:
+    tok = train_quality_tokenizer(vocab_size=600, n_samples=1500, seed=0)
+    out = tmp_path_factory.mktemp("ck") / "micro"
+    init_random(out, micro(vocab_size=tok.vocab_size), fmt="uare", seed=0, tokenizer=tok)
+    (out / "inference.json").write_text('{"steps": 1, "max_analysis_tokens": 8, "keep_level": ""}')
+    return out
+
+
+def test_a_folder_refiner_is_used_and_fidelity_zero_is_the_generated_image(micro_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(micro_dir, folder)
+    img = (_img(32, 40, 8) * 255).astype(np.uint8)
+    plain = UARE.from_pretrained(folder)
+    assert plain.refiner is None
+    base = plain.restore(img, assess=False, seed=0).image
+    save_refiner(_rand_refiner(), folder)
+    m = UARE.from_pretrained(folder)
+    assert m.refiner is not None
+    assert np.array_equal(m.restore(img, assess=False, seed=0, fidelity=0.0).image, base)
+    refined = m.restore(img, assess=False, seed=0).image
+    assert not np.array_equal(refined, base)
+    assert np.array_equal(m.restore(img, assess=False, seed=0).image, refined)  # deterministic
+    with pytest.raises(UareError, match="fidelity"):
+        m.restore(img, fidelity=2.0)
+
+
+def test_cli_fidelity_flag_is_validated(tmp_path):
+    src = tmp_path / "a.png"
+    from PIL import Image
+
+    Image.fromarray((_img(16, 16, 9) * 255).astype(np.uint8)).save(src)
+    p = subprocess.run([sys.executable, "-m", "uare", "restore", str(src), "-o", str(tmp_path / "o.png"),
+                        "--fidelity", "1.5"], capture_output=True, text=True)
+    assert p.returncode == 2 and not (tmp_path / "o.png").exists()
+    assert "--fidelity" in p.stderr and "[0, 1]" in p.stderr
+
+
+# ---------------------------------------------------------------- grid measure, colour augmentation, colour set
+def test_grid_ratio_sees_an_8px_block_grid_and_not_plain_texture():
+    from uare.metrics.grid import grid_ratio
+
+    rng = np.random.default_rng(0)
+    texture = rng.random((96, 96))
+    assert abs(grid_ratio(texture) - 1.0) < 0.05
+    blocks = np.kron(rng.random((12, 12)), np.ones((8, 8))) * 0.3 + texture * 0.1
+    assert grid_ratio(blocks) > 1.3
+    assert abs(grid_ratio(blocks, offset=4) - 1.0) < grid_ratio(blocks) - 1.0  # the grid is at 0 mod 8
+    with pytest.raises(ValueError, match="larger than"):
+        grid_ratio(texture[:10, :10])
+
+
+def test_colour_augmentation_is_seeded_keeps_gray_and_changes_hue():
+    from uare.data.augment import ColorAugment, chroma
+
+    rng = np.random.default_rng(0)
+    img = np.clip(rng.normal([160, 80, 80], 10, (32, 32, 3)), 0, 255).astype(np.uint8)  # a red (no clipping)
+    aug = ColorAugment(p_hue=1.0, p_permute=0.0, p_saturation=0.0)
+    a, b = aug(img, np.random.default_rng(5)), aug(img, np.random.default_rng(5))
+    assert np.array_equal(a, b) and not np.array_equal(a, img)
+    luma = np.array([0.299, 0.587, 0.114])
+    assert abs((a @ luma).mean() - (img @ luma).mean()) < 3.0  # hue rotation keeps the luma (up to clipping)
+    gray = np.repeat(rng.integers(0, 256, (16, 16, 1), dtype=np.uint8), 3, axis=2)
+    g = ColorAugment(p_hue=1.0, p_permute=1.0, p_saturation=1.0)(gray, rng)
+    assert np.abs(g.astype(int) - gray).max() <= 1 and chroma(g) < 1.0  # gray has no hue to rotate
+    hues = {tuple(np.sign(aug(img, np.random.default_rng(s)).reshape(-1, 3).mean(0) - img.mean()).astype(int))
+            for s in range(12)}
+    assert len(hues) > 2  # the red crop comes out in several hues
+
+
+def test_saturated_crops_pick_the_most_chromatic_window(tmp_path):
+    from PIL import Image
+
+    from uare.eval.colorset import saturated_crops
+
+    img = np.full((64, 96, 3), 128, np.uint8)
+    img[16:48, 56:88] = [220, 20, 30]
+    (tmp_path / "a").mkdir()
+    Image.fromarray(img).save(tmp_path / "a" / "x.png")
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / "a" / "gray.png")
+    crops = saturated_crops([tmp_path / "a"], size=32, min_chroma=20.0, stride=8)
+    assert [c.name for c in crops] == ["a/x@16,56"] and crops[0].chroma > 60
+
+
+# ---------------------------------------------------------------- pool and trainer (micro model, micro pool)
+def test_pool_and_training_run_resume_and_export(micro_dir, tmp_path):
+    from PIL import Image
+
+    from uare.train import refiner as tr
+
+    data = tmp_path / "train"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (72, 72, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    images, weights = tr.training_images([str(data)], min_side=64)
+    assert len(images) == 3 and np.isclose(weights.sum(), 1.0)
+    m = UARE.from_pretrained(micro_dir)
+    pool = tmp_path / "pool"
+    for shard in (0, 1):
+        tr.build_pool(m, images, weights, 3, shard, pool, crop=64, log_every=0)
+    t, meta = tr.load_pool(pool)
+    assert t["hq"].shape == (6, 64, 64, 3) and t["lq"].shape == t["gen"].shape == (6, 64, 64, 3)
+    assert {x["mode"] for x in meta} <= {"blind", "named", "plain"} and len(meta) == 6
+    again, _ = tr.load_pool(pool, [0])
+    rebuilt = tmp_path / "pool2"
+    tr.build_pool(m, images, weights, 3, 0, rebuilt, crop=64, log_every=0)
+    assert torch.equal(tr.load_pool(rebuilt)[0]["gen"], again["gen"])  # a shard is a function of its seed
+    cfg = RefinerConfig(channels=4, layers=3)
+    run = tmp_path / "run"
+    tr.train(pool, run, steps=4, batch=2, crop=16, config=cfg, val_shards=(0,), save_every=2)
+    straight = load_refiner(run / "latest")
+    run2 = tmp_path / "run2"
+    tr.train(pool, run2, steps=4, batch=2, crop=16, config=cfg, val_shards=(0,), save_every=2, stop_at=2)
+    tr.train(pool, run2, steps=4, batch=2, crop=16, config=cfg, val_shards=(0,), save_every=2)  # resumes
+    resumed = load_refiner(run2 / "latest")
+    for (k, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k  # resuming continues bit for bit
+    log = [line for line in (run / "log.jsonl").read_text().splitlines() if line]
+    assert len(log) == 2 and "val" in log[-1]
+    with pytest.raises(UareError, match="test set"):
+        tr.training_images([str(REPO.parent / "shared" / "datasets" / "test" / "Set5")])
+

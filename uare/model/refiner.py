@@ -1,0 +1,162 @@
+"""The LQ-guided pixel decoder: the restored image from the generated one *and* the degraded input.
+
+The tiny preset's latent path (autoencoder x4, 2x2 latent patches, one flow step) loses fine detail:
+its generation expert moves brightness, contrast and noise, but its outputs stay within ~0.1 dB of a
+blurred, down-sampled or JPEG input (measured; see the model card). The field's answer to exactly this
+gap is a decoder that also reads the low-quality input (StableSR's controllable feature wrapping,
+CODSR's LQ-guided modulation). Here it is a small pixel-space network after the VAE decoder::
+
+    out = gen + fidelity * R(lq, gen)
+
+``gen`` is the generation expert's decoded output (pixels in [0, 1]), ``lq`` the degraded input at the
+output size (bicubic-enlarged for super-resolution), ``R`` a residual CNN run at half resolution
+(pixel-unshuffle by 2, as FFDNet) on ``[lq - 0.5, gen - lq]``. Its last convolution starts at zero, so an
+untrained refiner returns ``gen`` exactly. ``fidelity`` (user-settable, [0, 1]) blends from the pure
+generative output (0) to the full LQ-guided one (1, the default).
+
+It is an option of a model folder (``refiner.safetensors`` beside ``config.json``): BAGEL folders have
+none, and nothing else in the model changes. Its receptive field is bounded (:attr:`Refiner.margin`), so
+large images run in tiles with that margin and come out identical to a whole-image pass (no seams).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from uare.errors import UareError
+
+#: the file of a model folder that holds the refiner (absent: no refiner)
+REFINER_FILE = "refiner.safetensors"
+
+
+@dataclass(frozen=True)
+class RefinerConfig:
+    """Width, depth and the pixel-unshuffle factor of :class:`Refiner`."""
+
+    channels: int = 64
+    layers: int = 10  # 3x3 convolutions in all (first and last included)
+    unshuffle: int = 2
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.channels, int) and 1 <= self.channels <= 1024):
+            raise UareError(f"refiner channels must be an integer in [1, 1024], got {self.channels!r}")
+        if not (isinstance(self.layers, int) and 2 <= self.layers <= 64):
+            raise UareError(f"refiner layers must be an integer in [2, 64], got {self.layers!r}")
+        if self.unshuffle not in (1, 2, 4):
+            raise UareError(f"refiner unshuffle must be 1, 2 or 4, got {self.unshuffle!r}")
+
+
+class Refiner(nn.Module):
+    """``gen + R(lq, gen)``: a residual CNN that reads the degraded input beside the generated image."""
+
+    def __init__(self, config: RefinerConfig | None = None):
+        super().__init__()
+        self.config = cfg = config or RefinerConfig()
+        r, c = cfg.unshuffle, cfg.channels
+        layers: list[nn.Module] = [nn.Conv2d(6 * r * r, c, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(cfg.layers - 2):
+            layers += [nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv2d(c, 3 * r * r, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+        for m in self.body:  # He initialisation: PyTorch's default shrinks a deep ReLU stack to nothing
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
+    @property
+    def margin(self) -> int:
+        """Pixels beyond which an input pixel cannot affect an output pixel (the receptive-field radius)."""
+        r = self.config.unshuffle
+        return self.config.layers * r + r
+
+    def residual(self, lq: torch.Tensor, gen: torch.Tensor) -> torch.Tensor:
+        """``R(lq, gen)`` for ``[B, 3, H, W]`` tensors in [0, 1]; H and W multiples of ``unshuffle``."""
+        r = self.config.unshuffle
+        x = torch.cat([lq - 0.5, gen - lq], dim=1)
+        if r > 1:
+            x = F.pixel_unshuffle(x, r)
+        y = self.body(x)
+        return F.pixel_shuffle(y, r) if r > 1 else y
+
+    def forward(self, lq: torch.Tensor, gen: torch.Tensor, fidelity: float = 1.0) -> torch.Tensor:
+        return gen + fidelity * self.residual(lq, gen)
+
+    @torch.no_grad()
+    def refine(self, lq: np.ndarray, gen: np.ndarray, fidelity: float = 1.0, tile: int = 512) -> np.ndarray:
+        """The refined image of float RGB ``lq`` and ``gen`` (HxWx3 in [0, 1]), clipped to [0, 1].
+
+        Images larger than ``tile`` run in tiles read with :attr:`margin` pixels of context on each side,
+        so the result equals one whole-image pass (memory stays bounded by the tile).
+        """
+        if lq.shape != gen.shape or lq.ndim != 3 or lq.shape[2] != 3:
+            raise ValueError(f"refine takes two HxWx3 images of one size, got {lq.shape} and {gen.shape}")
+        if fidelity == 0.0:
+            return np.clip(gen, 0.0, 1.0)
+        h, w = lq.shape[:2]
+        r, m = self.config.unshuffle, self.margin
+        p = next(self.parameters())
+        out = np.empty_like(gen, dtype=np.float32)
+        for y0, y1, x0, x1 in _windows(h, w, tile):
+            ya, yb, xa, xb = max(0, y0 - m), min(h, y1 + m), max(0, x0 - m), min(w, x1 + m)
+            a, b = _pad_to(lq[ya:yb, xa:xb], r), _pad_to(gen[ya:yb, xa:xb], r)
+            ta = torch.from_numpy(a).permute(2, 0, 1)[None].to(p.device, p.dtype)
+            tb = torch.from_numpy(b).permute(2, 0, 1)[None].to(p.device, p.dtype)
+            res = self.residual(ta, tb)[0].float().permute(1, 2, 0).cpu().numpy()
+            res = res[y0 - ya: y1 - ya, x0 - xa: x1 - xa]
+            out[y0:y1, x0:x1] = gen[y0:y1, x0:x1] + fidelity * res
+        return np.clip(out, 0.0, 1.0)
+
+
+def _windows(h: int, w: int, tile: int) -> Iterator[tuple[int, int, int, int]]:
+    for y0 in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            yield y0, min(h, y0 + tile), x0, min(w, x0 + tile)
+
+
+def _pad_to(x: np.ndarray, unit: int) -> np.ndarray:
+    ph, pw = -x.shape[0] % unit, -x.shape[1] % unit
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not (ph or pw):
+        return x
+    return np.pad(x, ((0, ph), (0, pw), (0, 0)), mode="edge")
+
+
+def save_refiner(refiner: Refiner, folder: Path | str, dtype: torch.dtype = torch.float32) -> Path:
+    """Write ``refiner.safetensors`` (its config in the metadata) into ``folder``."""
+    path = Path(folder) / REFINER_FILE
+    sd = {k: v.detach().to("cpu", dtype).contiguous() for k, v in refiner.state_dict().items()}
+    save_file(sd, str(path), metadata={"refiner_config": json.dumps(asdict(refiner.config))})
+    return path
+
+
+def load_refiner(folder: Path | str, device: str | torch.device = "cpu") -> Refiner | None:
+    """The refiner of a model folder, or None when it has none; a damaged file raises one clear line."""
+    path = Path(folder) / REFINER_FILE
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            cfg = RefinerConfig(**json.loads(meta.get("refiner_config", "{}")))
+            sd = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no __iter__
+    except (OSError, ValueError, TypeError, RuntimeError, SafetensorError) as e:
+        raise UareError(f"{path}: not a readable refiner file ({e}); re-export the model folder") from None
+    ref = Refiner(cfg)
+    try:
+        ref.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise UareError(f"{path}: its tensors do not match its config ({first}); re-export the model folder") from None
+    return ref.to(device).eval()

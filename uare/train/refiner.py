@@ -1,0 +1,353 @@
+"""Train the LQ-guided refiner (:mod:`uare.model.refiner`) of a model folder: a pool, then a resumable run.
+
+Two steps, both resumable and seeded::
+
+    python -m uare.train.refiner pool  --model uare/weights/uare-tiny --out runs/refiner/pool --n 1200 --shard 0
+    python -m uare.train.refiner train --pool runs/refiner/pool --out runs/refiner/run --steps 6000
+    python -m uare.train.refiner export --run runs/refiner/run --model-out OUT_FOLDER
+
+**Pool.** Each example is a training crop (colour-augmented, :mod:`uare.data.augment`), degraded by the
+engine (single / multi / x2 and x4 down-sampling / Real-ESRGAN x4, or left clean), then put through the
+model's own restoration stages (:meth:`UARE.plan_restoration` and :meth:`UARE.generate`: the assessment,
+the written analysis and the flow step, exactly as inference runs them, in blind, named-task and
+plain-instruction modes) with the gate forced open. It stores the clean crop, the input at the output size
+and the generated pixels as the refiner reads them (:meth:`UARE.prepare_refinement`: with the colour fix
+of mean-keeping restorations, so global colour comes from the input there and from the generation expert
+for low light and haze), so the refiner learns from the generation expert's real outputs, mistakes
+included. Shards are independent (``--shard K`` seeds shard K), so two processes fill a pool side by side.
+
+**Train.** Random sub-crops of the pool (flips / transposes of all three images together), L1 loss of
+``gen + R(lq, gen)`` against the clean crop, Adam with a cosine schedule; a checkpoint (weights and
+optimiser, safetensors / ``weights_only`` files) every ``--save-every`` steps, and ``--resume`` continues
+bit for bit. Validation PSNR per degradation group on held-out pool shards is logged to ``log.jsonl``:
+the refiner's learning curve beside the generation expert's own output and the input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from uare.data.augment import ColorAugment
+from uare.data.images import load_rgb
+from uare.degrade import degrade, sr_downsample
+from uare.errors import UareError
+from uare.io.folders import iter_inputs
+from uare.model.refiner import Refiner, RefinerConfig, load_refiner, save_refiner
+from uare.tasks import TASK_CATEGORY
+
+#: category -> the single-purpose task that removes it
+CATEGORY_TASK = {c: t for t, c in TASK_CATEGORY.items()}
+#: how a pool example is degraded: (name, probability)
+DRAWS = (("clean", 0.06), ("single", 0.34), ("multi", 0.2), ("sr4", 0.16), ("sr2", 0.06), ("realesrgan", 0.18))
+#: how its generation is run: blind (task auto), the task named, or a plain instruction without analysis
+MODES = (("blind", 0.55), ("named", 0.35), ("plain", 0.10))
+DEFAULT_TRAIN = ("../shared/datasets/train/bsd200", "../shared/datasets/train/t91", "../shared/datasets/train/gray400")
+
+
+def _choice(rng: np.random.Generator, table: tuple[tuple[str, float], ...]) -> str:
+    names, p = zip(*table, strict=True)
+    return str(rng.choice(names, p=np.array(p) / sum(p)))
+
+
+def training_images(folders: list[str] | tuple[str, ...], gray_share: float = 0.1, min_side: int = 0
+                    ) -> tuple[list, np.ndarray]:
+    """The images of ``folders`` (those with both sides >= ``min_side``) and their draw weights: grayscale
+    images together get ``gray_share``.
+
+    Refuses test sets (a path with ``datasets/test``): they are for measurement only.
+    """
+    imgs = []
+    for f in folders:
+        if "datasets/test" in Path(f).resolve().as_posix():
+            raise UareError(f"{f}: a test set; the refiner trains on training images only")
+        imgs += [im for im in (load_rgb(p) for p in iter_inputs(f)) if min(im.shape[:2]) >= min_side]
+    if not imgs:
+        raise UareError(f"no images in {', '.join(folders)}")
+    gray = np.array([bool(np.all(im[..., 0] == im[..., 1]) and np.all(im[..., 1] == im[..., 2])) for im in imgs])
+    w = np.where(gray, gray_share / max(1, gray.sum()), (1 - gray_share) / max(1, (~gray).sum()))
+    if not gray.any() or gray.all():
+        w = np.full(len(imgs), 1.0 / len(imgs))
+    return imgs, w / w.sum()
+
+
+def draw_example(img: np.ndarray, rng: np.random.Generator, crop: int = 128, augment: ColorAugment | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, int, str, list[str]]:
+    """(clean crop, degraded input, scale, draw name, categories) of one image."""
+    augment = augment or ColorAugment()
+    h, w = img.shape[:2]
+    side = min(crop, h, w) // 16 * 16
+    y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    hq = augment(np.ascontiguousarray(img[y:y + side, x:x + side]), rng)
+    kind = _choice(rng, DRAWS)
+    seed = int(rng.integers(2**31))
+    if kind == "clean":
+        return hq, hq.copy(), 1, kind, []
+    if kind in ("sr4", "sr2"):
+        s = 4 if kind == "sr4" else 2
+        lq, _ = sr_downsample(hq, s)
+        return hq, lq, s, kind, ["lowres"]
+    if kind == "realesrgan":
+        lq, rec = degrade(hq, "realesrgan", scale=4, seed=seed)
+        return hq, lq, 4, kind, ["lowres", *rec.severities()]
+    lq, rec = degrade(hq, kind, seed=seed)
+    return hq, lq, 1, kind, list(rec.severities())
+
+
+def _task_for(cats: list[str], scale: int, rng: np.random.Generator) -> str:
+    if scale > 1:
+        return "sr"
+    tasks = [CATEGORY_TASK[c] for c in cats if c in CATEGORY_TASK]
+    return str(rng.choice(tasks)) if tasks else "auto"
+
+
+def build_pool(model, images: list, weights: np.ndarray, n: int, shard: int, out: Path, crop: int = 128,
+               log_every: int = 50) -> Path:
+    """Write shard ``shard`` of ``n`` examples (see the module docstring) to ``out/shard_K.safetensors``."""
+    rng = np.random.default_rng([20261206, shard])
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"shard_{shard:03d}.safetensors"
+    if path.exists():
+        return path
+    hqs, lqs, gens, meta = [], [], [], []
+    t0 = time.time()
+    for i in range(n):
+        img = images[int(rng.choice(len(images), p=weights))]
+        hq, lq_small, scale, kind, cats = draw_example(img, rng, crop)
+        mode = _choice(rng, MODES)
+        task = _task_for(cats, scale, rng) if mode == "named" else ("sr" if scale > 1 and mode == "plain" else "auto")
+        job = model.plan_restoration(lq_small, task=task, scale=scale, assess=mode != "plain", force=True,
+                                     seed=int(rng.integers(2**31)), fidelity=0.0)
+        gen, _, _ = model.generate(job)
+        gen = model.prepare_refinement(job, gen)  # what the refiner reads at inference (colour fix included)
+        hqs.append(hq)
+        lqs.append(job.lq.astype(np.float16))
+        gens.append(np.clip(gen, 0, 1).astype(np.float16))
+        meta.append({"kind": kind, "mode": mode, "task": task, "scale": scale, "cats": cats,
+                     "color_fix": any(n.startswith("colour fix") for n in job.notes)})
+        if log_every and (i + 1) % log_every == 0:
+            print(f"shard {shard}: {i + 1}/{n} ({(time.time() - t0) / (i + 1):.2f} s/example)", flush=True)
+    sizes = {x.shape for x in hqs}
+    side = min(s[0] for s in sizes)
+    # examples are cropped to one side (small T91 images give smaller crops: they are centre-cropped)
+    def fit(a: np.ndarray) -> np.ndarray:
+        y, x = (a.shape[0] - side) // 2, (a.shape[1] - side) // 2
+        return a[y:y + side, x:x + side]
+
+    tensors = {"hq": torch.from_numpy(np.stack([fit(a) for a in hqs])),
+               "lq": torch.from_numpy(np.stack([fit(a) for a in lqs])),
+               "gen": torch.from_numpy(np.stack([fit(a) for a in gens]))}
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata={"examples": json.dumps(meta), "crop": str(side)})
+    tmp.rename(path)
+    return path
+
+
+def load_pool(folder: Path, shards: list[int] | None = None) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    """The pool's tensors (hq uint8, lq / gen float16, NHWC) and the examples' metadata."""
+    from safetensors import safe_open
+
+    files = sorted(Path(folder).glob("shard_*.safetensors"))
+    if shards is not None:
+        files = [f for f in files if int(f.stem.split("_")[1]) in shards]
+    if not files:
+        raise UareError(f"{folder}: no pool shards; run `python -m uare.train.refiner pool` first")
+    parts: dict[str, list[torch.Tensor]] = {"hq": [], "lq": [], "gen": []}
+    meta: list[dict] = []
+    side = None
+    for f in files:
+        with safe_open(str(f), framework="pt") as fh:
+            md = fh.metadata()
+            crop = int(md["crop"])
+            side = crop if side is None else min(side, crop)
+            meta += json.loads(md["examples"])
+            for k in parts:
+                parts[k].append(fh.get_tensor(k))
+    out = {}
+    for k, v in parts.items():
+        out[k] = torch.cat([t[:, (t.shape[1] - side) // 2:(t.shape[1] - side) // 2 + side,
+                               (t.shape[2] - side) // 2:(t.shape[2] - side) // 2 + side] for t in v])
+    return out, meta
+
+
+def _batch(pool: dict[str, torch.Tensor], idx: np.ndarray, size: int, rng: np.random.Generator
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    side = pool["hq"].shape[1]
+    hq, lq, gen = [], [], []
+    for i in idx:
+        y, x = (int(v) * 2 for v in rng.integers(0, (side - size) // 2 + 1, 2))
+        t = [pool["hq"][i, y:y + size, x:x + size].float() / 255.0, pool["lq"][i, y:y + size, x:x + size].float(),
+             pool["gen"][i, y:y + size, x:x + size].float()]
+        k = rng.integers(8)
+        if k & 1:
+            t = [a.flip(0) for a in t]
+        if k & 2:
+            t = [a.flip(1) for a in t]
+        if k & 4:
+            t = [a.transpose(0, 1) for a in t]
+        hq.append(t[0])
+        lq.append(t[1])
+        gen.append(t[2])
+    def nchw(v: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(v).permute(0, 3, 1, 2).contiguous()
+
+    return nchw(hq), nchw(lq), nchw(gen)
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float(((a.clamp(0, 1) - b) ** 2).mean())
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+GROUPS = ("clean", "single", "multi", "sr4", "sr2", "realesrgan")
+
+
+@torch.no_grad()
+def validate(ref: Refiner, pool: dict[str, torch.Tensor], meta: list[dict]) -> dict[str, dict[str, float]]:
+    """Mean PSNR (dB, RGB) of input, generated and refined images per draw group on a held-out pool."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for i, m in enumerate(meta):
+        hq = pool["hq"][i].float().div(255).permute(2, 0, 1)[None]
+        lq = pool["lq"][i].float().permute(2, 0, 1)[None]
+        gen = pool["gen"][i].float().permute(2, 0, 1)[None]
+        r = ref(lq, gen)
+        g = out.setdefault(m["kind"], {"input": [], "gen": [], "refined": []})
+        g["input"].append(_psnr(lq, hq))
+        g["gen"].append(_psnr(gen, hq))
+        g["refined"].append(_psnr(r, hq))
+    return {k: {n: round(float(np.mean(v)), 3) for n, v in d.items()} | {"n": len(d["input"])} for k, d in out.items()}
+
+
+def train(pool_dir: Path, out: Path, steps: int, batch: int = 16, crop: int = 64, lr: float = 1e-3,
+          config: RefinerConfig | None = None, val_shards: tuple[int, ...] = (0,), save_every: int = 200,
+          seed: int = 0, resume: bool = True, time_limit: float | None = None, stop_at: int | None = None,
+          device: str = "cpu") -> Path:
+    """Train (or resume) a refiner on the pool; returns the run folder (``latest/``, ``best/``, ``log.jsonl``).
+
+    The schedule runs over ``steps``; ``time_limit`` (seconds) or ``stop_at`` (a step) end this call early,
+    and a later call with the same arguments resumes from the last checkpoint bit for bit."""
+    out.mkdir(parents=True, exist_ok=True)
+    all_shards = sorted(int(f.stem.split("_")[1]) for f in Path(pool_dir).glob("shard_*.safetensors"))
+    train_shards = [s for s in all_shards if s not in val_shards] or all_shards
+    pool, _ = load_pool(pool_dir, train_shards)
+    vpool, vmeta = load_pool(pool_dir, list(val_shards)) if set(val_shards) & set(all_shards) else (None, [])
+    n = pool["hq"].shape[0]
+    ckpt = out / "latest"
+    state_file = ckpt / "state.json"
+    if resume and state_file.is_file():
+        st = json.loads(state_file.read_text())
+        ref = load_refiner(ckpt, device)
+        assert ref is not None
+        ref.train()
+        opt = torch.optim.Adam(ref.parameters(), lr=lr)
+        opt.load_state_dict(torch.load(ckpt / "optim.pt", weights_only=True, map_location=device))
+        step, best = st["step"], st.get("best")
+        rng = np.random.default_rng()
+        rng.bit_generator.state = st["rng"]
+        print(f"resumed at step {step} from {ckpt}", flush=True)
+    else:
+        torch.manual_seed(seed)
+        ref = Refiner(config or RefinerConfig()).to(device).train()
+        opt = torch.optim.Adam(ref.parameters(), lr=lr)
+        step, best, rng = 0, None, np.random.default_rng(seed)
+    t0 = time.time()
+    log = (out / "log.jsonl").open("a")
+    while step < steps:
+        if (time_limit is not None and time.time() - t0 > time_limit) or (stop_at is not None and step >= stop_at):
+            break
+        cur = lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        for g in opt.param_groups:
+            g["lr"] = cur
+        hq, lq, gen = (t.to(device) for t in _batch(pool, rng.integers(0, n, batch), crop, rng))
+        loss = F.l1_loss(ref(lq, gen), hq)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            print(f"step {step}/{steps} loss {loss.item():.4f} lr {cur:.2e} {(time.time() - t0) / 60:.1f} min",
+                  flush=True)
+        if step % save_every == 0 or step == steps:
+            rec: dict = {"step": step, "loss": round(loss.item(), 5), "minutes": round((time.time() - t0) / 60, 2)}
+            if vpool is not None:
+                ref.eval()
+                v = validate(ref.cpu(), vpool, vmeta)
+                ref.to(device)
+                ref.train()
+                rec["val"] = v
+                score = float(np.mean([g["refined"] - g["input"] for k, g in v.items() if k != "clean"]))
+                rec["val_gain"] = round(score, 3)
+                if best is None or score > best:
+                    best = score
+                    (out / "best").mkdir(exist_ok=True)
+                    save_refiner(ref, out / "best")
+                    (out / "best" / "state.json").write_text(json.dumps({"step": step, "val_gain": score}))
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            ckpt.mkdir(exist_ok=True)
+            save_refiner(ref, ckpt)
+            torch.save(opt.state_dict(), ckpt / "optim.pt")
+            state_file.write_text(json.dumps({"step": step, "best": best, "rng": rng.bit_generator.state}))
+    log.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m uare.train.refiner", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("pool", help="generate pool shards with a model's own restoration stages")
+    p.add_argument("--model", default=None, help="model folder (default: the shipped uare-tiny)")
+    p.add_argument("--data", nargs="+", default=list(DEFAULT_TRAIN))
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--n", type=int, default=300, help="examples per shard")
+    p.add_argument("--shard", type=int, nargs="+", required=True)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    t = sub.add_parser("train", help="train (or resume) a refiner on a pool")
+    t.add_argument("--pool", type=Path, required=True)
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--steps", type=int, default=6000)
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--crop", type=int, default=64)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--channels", type=int, default=64)
+    t.add_argument("--layers", type=int, default=10)
+    t.add_argument("--val-shards", type=int, nargs="*", default=[0])
+    t.add_argument("--save-every", type=int, default=200)
+    t.add_argument("--minutes", type=float, default=None, help="stop after this many minutes (resumable)")
+    t.add_argument("--device", default="cpu", help="cpu or cuda")
+    e = sub.add_parser("export", help="copy a run's best refiner into a model folder (fp16 or fp32)")
+    e.add_argument("--run", type=Path, required=True)
+    e.add_argument("--model-out", type=Path, required=True)
+    e.add_argument("--which", choices=("best", "latest"), default="best")
+    e.add_argument("--dtype", choices=("fp16", "fp32"), default="fp32")
+    a = ap.parse_args(argv)
+    if a.cmd == "pool":
+        from uare.infer import UARE
+
+        model = UARE.from_pretrained(a.model, device=a.device)
+        images, weights = training_images(a.data, min_side=a.crop)
+        for s in a.shard:
+            print(build_pool(model, images, weights, a.n, s, a.out, a.crop), flush=True)
+    elif a.cmd == "train":
+        train(a.pool, a.out, a.steps, a.batch, a.crop, a.lr, RefinerConfig(a.channels, a.layers),
+              tuple(a.val_shards), a.save_every, time_limit=None if a.minutes is None else a.minutes * 60,
+              device=a.device)
+    else:
+        ref = load_refiner(a.run / a.which)
+        if ref is None:
+            raise SystemExit(f"{a.run / a.which}: no refiner.safetensors")
+        print(save_refiner(ref, a.model_out, torch.float16 if a.dtype == "fp16" else torch.float32))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
