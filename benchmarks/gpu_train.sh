@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the whole uare-tiny recipe (understanding pre-training, stage 1, stage 2, the refiner) on one H100/H200-class
+# Train the whole uare-tiny recipe (understanding pre-training, stage 1, stage 2, the refiner heads) on one H100/H200-class
 # GPU in <= 9 minutes (bf16) and write the exported model to $OUT/uare-tiny, with $OUT/recipe.json
 # (device, seconds, steps, last loss per phase) and $OUT/train_log.txt.
 #
@@ -35,12 +35,10 @@ for i in range(3):
 PY
     fi
     python3 -m uare.train.recipe --configs configs/gpu --data "$DATA" --out "$OUT" --budget 60 --micro
-    # release 3: the LQ-guided refiner, trained on the exported model's own outputs
-    python3 -m uare.train.refiner pool --model "$OUT/uare-tiny" --data "$DATA" --out "$OUT/refiner/pool" --n 3 \
-        --crop 64 --shard 0 1
-    python3 -m uare.train.refiner train --pool "$OUT/refiner/pool" --out "$OUT/refiner/run" --steps 4 --batch 2 \
-        --crop 32 --channels 4 --layers 3 --save-every 2
-    python3 -m uare.train.refiner export --run "$OUT/refiner/run" --model-out "$OUT/uare-tiny"
+    # release 3: the LQ-guided heads, then one bank in the exported model folder
+    python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads" --minutes 0.1 --max-steps 2 \
+        --crop 32 --batch 2 --channels 4 --layers 3
+    python3 -m uare.train.refiner bank --heads "$OUT/refiner/heads" --model-out "$OUT/uare-tiny"
     exit 0
 fi
 : "${OUT:?set OUT to the folder for the results}"
@@ -48,11 +46,8 @@ DATA=${DATA:-.gpu_data}
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 python3 -m uare.train.recipe --configs configs/gpu --data "$DATA" --out "$OUT" --budget "${BUDGET:-420}" \
     2>&1 | tee "$OUT/train_log.txt"
-# release 3: the LQ-guided refiner (uare.train.refiner) on the exported model's own outputs: a pool of
-# 1,500 crops as in the CPU recipe, then 8,000 steps (not yet timed on a GPU: no device was lent to the task that added it)
-python3 -m uare.train.refiner pool --model "$OUT/uare-tiny" --data "$DATA" --out "$OUT/refiner/pool" --n 250 \
-    --device cuda --shard 0 1 2 3 4 5 2>&1 | tee -a "$OUT/train_log.txt"
-python3 -m uare.train.refiner train --pool "$OUT/refiner/pool" --out "$OUT/refiner/run" --steps 8000 \
-    --device cuda 2>&1 | tee -a "$OUT/train_log.txt"
-python3 -m uare.train.refiner export --run "$OUT/refiner/run" --model-out "$OUT/uare-tiny" --dtype fp16
+# release 3: the LQ-guided heads (uare.train.refiner heads: CPU-bound data, 16 cores there), one bank in the
+# exported folder (the CPU recipe trains each head 10 min on one thread; here 1 min each, not yet timed on a GPU)
+python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads" --minutes 1 2>&1 | tee -a "$OUT/train_log.txt"
+python3 -m uare.train.refiner bank --heads "$OUT/refiner/heads" --model-out "$OUT/uare-tiny" --dtype fp16
 du -sh "$OUT"/uare-tiny

@@ -3,10 +3,10 @@
     python benchmarks/model_card.py            # rewrite the generated blocks from the JSON
     python benchmarks/model_card.py --check    # exit 1 when a document differs from the JSON
 
-The numbers live once, in ``benchmarks/results/uare_tiny_release2.json`` (written by
-``benchmarks/uare_tiny.py --docs``, which also renders). Each document holds the rendered tables between
-``<!-- generated:uare_tiny_release2 -->`` and ``<!-- /generated:uare_tiny_release2 -->``; edit the prose
-around them, never the tables.
+The numbers live once per release, in ``benchmarks/results/uare_tiny_releaseN.json`` (written by
+``benchmarks/uare_tiny.py --docs``, which also renders). Each document holds each release's rendered tables
+between ``<!-- generated:uare_tiny_releaseN -->`` and ``<!-- /generated:uare_tiny_releaseN -->``; edit the
+prose around them, never the tables.
 """
 
 from __future__ import annotations
@@ -30,19 +30,22 @@ def uare_tiny():
 def main(argv: list[str] | None = None) -> int:
     ut = uare_tiny()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", type=Path, default=ut.RELEASE_JSON,
-                    help=f"the release's results (default: {ut.RELEASE_JSON.relative_to(ROOT)})")
+    ap.add_argument("--json", type=Path, default=None,
+                    help="one release's results (default: every release, "
+                         f"{', '.join(str(j.relative_to(ROOT)) for j in ut.RELEASE_JSONS)})")
     ap.add_argument("--check", action="store_true", help="change nothing; exit 1 when a document is stale")
     args = ap.parse_args(argv)
-    stale = ut.update_docs(args.json, check=args.check)
-    for doc in stale:
-        what = "differs from" if args.check else "rewritten from"
-        print(f"{doc.relative_to(ROOT)}: {what} {args.json.name}", file=sys.stderr)
+    stale = []
+    for js in [args.json] if args.json else [j for j in ut.RELEASE_JSONS if j.is_file()]:
+        for doc in ut.update_docs(js, check=args.check):
+            what = "differs from" if args.check else "rewritten from"
+            print(f"{doc.relative_to(ROOT)}: {what} {js.name}", file=sys.stderr)
+            stale.append(doc)
+        if not stale:
+            print(f"up to date with {js.name}", file=sys.stderr)
     if args.check and stale:
         print("run: python benchmarks/model_card.py", file=sys.stderr)
         return 1
-    if not stale:
-        print(f"up to date with {args.json.name}", file=sys.stderr)
     return 0
 
 

@@ -297,7 +297,7 @@ def part_colour(model: str, limit: int) -> dict[str, Any]:
             inp = lq if bs.scale == 1 else _bicubic(lq, gt.shape[:2])
             rows.append({"setting": bs.name, "crop": c.name, "chroma": c.chroma, "input_psnr": float(psnr(inp, gt)),
                          "psnr": float(psnr(r.image, gt)), "input_color_shift": color_shift(inp, gt),
-                         "color_shift": color_shift(r.image, gt), "notes": [n for n in r.notes if "colour" in n]})
+                         "color_shift": color_shift(r.image, gt), "notes": [n for n in r.notes if n.startswith("colour check")]})
     drops = [x["psnr"] - x["input_psnr"] for x in rows]
     worst = min(range(len(rows)), key=lambda i: drops[i])
     per = {}
@@ -470,7 +470,9 @@ def md_ablation3(r: dict[str, Any]) -> str:
 CARD = ROOT / "uare" / "weights" / "uare-tiny" / "MODEL_CARD.md"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 #: the published numbers of the shipped release; the documents' tables are rendered from it
-RELEASE_JSON = ROOT / "benchmarks" / "results" / "uare_tiny_release2.json"
+RELEASE_JSON = ROOT / "benchmarks" / "results" / "uare_tiny_release3.json"
+#: every release's published numbers (each rendered into its own block of the documents)
+RELEASE_JSONS = (ROOT / "benchmarks" / "results" / "uare_tiny_release2.json", RELEASE_JSON)
 #: part -> (heading in the documents, renderer of its JSON), in the documents' order
 DOC_PARTS: dict[str, tuple[str, Any]] = {
     "restore": ("### Restoration (blind = the default; task named = the setting's task when it has one)",

@@ -242,3 +242,93 @@ def test_pool_and_training_run_resume_and_export(micro_dir, tmp_path):
     with pytest.raises(UareError, match="test set"):
         tr.training_images([str(REPO.parent / "shared" / "datasets" / "test" / "Set5")])
 
+
+
+# ---------------------------------------------------------------- the bank of per-category heads
+def _rand_bank(cats=("jpeg", "noise", "blur", "lowres")):
+    from uare.model.refiner import RefinerBank
+
+    torch.manual_seed(0)
+    bank = RefinerBank(RefinerConfig(channels=6, layers=3), tuple(cats))
+    with torch.no_grad():
+        for p in bank.parameters():
+            p.normal_(0, 0.05)
+    return bank.eval()
+
+
+def test_a_bank_routes_in_restoration_order_and_round_trips(tmp_path):
+    from uare.model.refiner import RefinerBank
+
+    bank = _rand_bank(("noise", "lowres", "jpeg"))
+    assert bank.route({"lowres", "haze", "noise", "jpeg", "blur"}) == ["jpeg", "noise", "lowres"]
+    x = _img(24, 24, 10)
+    chained = bank.heads["noise"].refine(bank.heads["jpeg"].refine(x, x), bank.heads["jpeg"].refine(x, x))
+    assert np.allclose(bank.restore(x, ["jpeg", "noise"]), chained, atol=1e-6)
+    save_refiner(bank, tmp_path, torch.float16)
+    back = load_refiner(tmp_path)
+    assert isinstance(back, RefinerBank) and list(back.heads) == ["noise", "lowres", "jpeg"]
+    assert np.abs(back.restore(x, ["noise"]) - bank.restore(x, ["noise"])).max() < 2e-3  # fp16 weights
+    with pytest.raises(UareError, match="no refiner head"):
+        RefinerBank(RefinerConfig(), ("rain",))
+
+
+def test_the_pipeline_runs_the_heads_of_the_treated_categories(micro_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(micro_dir, folder)
+    img = (_img(32, 40, 11) * 255).astype(np.uint8)
+    base = UARE.from_pretrained(folder)
+    save_refiner(_rand_bank(), folder)
+    m = UARE.from_pretrained(folder)
+    for task, heads in (("denoise", "noise"), ("jpeg", "jpeg"), ("deblur", "blur"), ("sr", "lowres")):
+        r = m.restore(img, task=task, assess=False, seed=0)
+        assert f"LQ-guided heads: {heads} (fidelity 1)" in r.notes
+        assert not np.array_equal(r.image, base.restore(img, task=task, assess=False, seed=0).image)
+        assert np.array_equal(m.restore(img, task=task, assess=False, seed=0, fidelity=0.0).image,
+                              base.restore(img, task=task, assess=False, seed=0).image)
+    r = m.restore(img, task="auto", assess=False, scale=2, seed=0)  # up-scaling always treats lowres
+    assert "LQ-guided heads: lowres (fidelity 1)" in r.notes
+    for task, heads in (("lowlight", "noise"), ("dehaze", "none")):  # the generation's tone, the input's detail
+        r = m.restore(img, task=task, assess=False, seed=0)
+        assert f"tone from the generation, detail from the input; LQ-guided heads: {heads} (fidelity 1)" in r.notes
+        assert np.array_equal(m.restore(img, task=task, assess=False, seed=0, fidelity=0.0).image,
+                              base.restore(img, task=task, assess=False, seed=0).image)
+    r = m.restore(img, task="auto", assess=False, seed=0)  # nothing known, nothing routed
+    assert not any("LQ-guided" in n for n in r.notes)
+
+
+def test_trained_heads_become_one_bank(tmp_path):
+    from uare.model.refiner import RefinerBank
+    from uare.train import refiner as tr
+
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (40, 40, 3), dtype=np.uint8) for _ in range(2)]
+    w = np.full(2, 0.5)
+    for c in ("noise", "lowres"):
+        _, steps = tr.train_head(c, imgs, w, tmp_path / "heads", minutes=1.0, crop=32, batch=2,
+                                 config=RefinerConfig(4, 3), max_steps=2)
+        assert steps == 2
+    bank = tr.build_bank(tmp_path / "heads")
+    assert isinstance(bank, RefinerBank) and list(bank.heads) == ["noise", "lowres"]
+    lq, hq = tr.head_pair(imgs[0][:32, :32], "lowres", rng)
+    assert lq.shape == hq.shape == (32, 32, 3)
+    with pytest.raises(UareError, match="no trained heads"):
+        tr.build_bank(tmp_path / "none")
+
+
+def test_tone_transfer_keeps_the_tone_and_removes_an_8px_grid():
+    from uare.metrics.grid import grid_ratio
+    from uare.model.refiner import tone_transfer
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:96, 0:96] / 96.0
+    clean = np.clip(0.4 + 0.3 * np.sin(6 * xx)[..., None] * np.array([1, 0.8, 0.6]) + 0.03 * rng.standard_normal((96, 96, 3)),
+                    0, 1).astype(np.float32)
+    dark = clean * 0.25
+    grid = np.kron(rng.standard_normal((12, 12)), np.ones((8, 8)))[..., None] * 0.03
+    gen = np.clip(clean + grid, 0, 1).astype(np.float32)  # right tone, a token grid
+    assert grid_ratio(gen) > 1.3
+    out = tone_transfer(gen, dark)
+    assert grid_ratio(out) < 1.05
+    assert abs(out.mean() - clean.mean()) < 0.02 and np.abs(out - clean).mean() < np.abs(gen - clean).mean()

@@ -44,7 +44,7 @@ from uare.limits import MAX_STEPS
 from uare.metrics.color import color_shift
 from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
 from uare.model.image_transforms import latent_patchify, latent_unpatchify
-from uare.model.refiner import Refiner, load_refiner
+from uare.model.refiner import Refiner, RefinerBank, load_refiner, tone_transfer
 from uare.model.sampler import LEGACY_INIT, FlowSampler
 from uare.model.unified import Context
 from uare.quality import LEVELS, expected_score, level_from_score, parse_description
@@ -126,6 +126,10 @@ class InferenceDefaults:
     # Models with an LQ-guided refiner (refiner.safetensors): 0 = the generation expert's output alone,
     # 1 = the refiner's full correction from the degraded input (``restore(fidelity=...)``, ``--fidelity``).
     fidelity: float = 1.0
+    # With a named task, generate from the instruction alone when the written analysis does not find the
+    # task's degradation (its plan would steer the generation elsewhere: uare-tiny's analysis of a dark
+    # photo named "lowlight" could speak of JPEG and barely brighten it); the analysis is still returned.
+    match_task: bool = False
     # Colour check (do no harm): a mean-keeping restoration (denoise, deblur, JPEG, SR, or blind with no low
     # light / haze found) whose output's mean colour (CIELAB a*b*) moves more than this from the input's is
     # blended halfway back, and returned as the input if still too far, with a note. 0 = off.
@@ -316,13 +320,14 @@ class RestoreJob:
     notes: list[str]
     t0: float
     kept: bool = False  # the do-no-harm gate returned the input
+    condition: bool = True  # whether the generation attends to the analysis (see InferenceDefaults.match_task)
 
 
 class UARE:
     """One model for image quality assessment, comparison, restoration and enhancement."""
 
     def __init__(self, checkpoint: Checkpoint, defaults: InferenceDefaults | None = None, is_random: bool = False,
-                 refiner: Refiner | None = None):
+                 refiner: Refiner | RefinerBank | None = None):
         self.ck = checkpoint
         self.refiner = refiner  # the LQ-guided pixel decoder of the folder (uare.model.refiner), if any
         self.model = checkpoint.model
@@ -657,6 +662,12 @@ class UARE:
             ctx, *_ = self._context(_pad(whole, tok), instr_text, None, self._posterior(seed, 0))
             prefix = prompts.analysis_prefix(task, assessment.level, assessment.score, scale)
             job.plan_text = self._write(ctx, None, prefix, d.max_analysis_tokens)
+            if d.match_task and task != "auto":
+                found = {x["type"] for x in _parse_degradations(job.plan_text)}
+                if TASK_CATEGORY[task] not in found:
+                    job.condition = False
+                    notes.append(f"the analysis does not find what --task {task} treats "
+                                 f"({TASK_CATEGORY[task]}): generated from the instruction alone")
         return job
 
     def generate(self, job: RestoreJob, progress: Progress | None = None) -> tuple[np.ndarray, int, dict]:
@@ -664,7 +675,7 @@ class UARE:
         decoded to float RGB at the output size. Returns the pixels, the number of tiles and tile stats."""
         d, src, sampler, seed = self.defaults, job.src, job.sampler, job.seed
         instr = self._ids(job.instr_text)
-        plan = self._ids(job.plan_text) if job.plan_text is not None else None
+        plan = self._ids(job.plan_text) if job.plan_text is not None and job.condition else None
         tok = self.config.latent_downsample
         f = self.config.vae.downsample
         g = torch.Generator().manual_seed(seed)
@@ -729,10 +740,35 @@ class UARE:
         refiner (when the model has one) and the colour check, on float RGB at the output size."""
         out = self.prepare_refinement(job, out)
         if self.refiner is not None and job.fidelity > 0.0:
-            out = self.refiner.refine(job.lq, out, job.fidelity)
+            out = self._refine(job, out)
         if self.defaults.max_color_shift > 0 and _keeps_mean(job.task, job.assessment, job.plan_text):
             out = _color_check(out, job.lq, self.defaults.max_color_shift, job.notes)
         return out
+
+    def _refine(self, job: RestoreJob, out: np.ndarray) -> np.ndarray:
+        """The model's LQ-guided refiner on the generated pixels ``out`` (see :mod:`uare.model.refiner`).
+
+        A bank of per-category heads runs the heads of the categories this restoration treats (the named
+        task's, plus ``lowres`` when up-scaling; in blind mode those the assessment and the analysis found)
+        on the degraded input, and the result is blended with ``out`` by ``fidelity``. A plan that changes
+        the brightness (low light, haze) keeps the generation expert's tone: the heads then run on
+        :func:`~uare.model.refiner.tone_transfer` (its tone, the input's detail: no 8-px token grid), and
+        low light brings its sensor noise, so the noise head runs too.
+        """
+        ref, f = self.refiner, job.fidelity
+        if not isinstance(ref, RefinerBank):
+            return ref.refine(job.lq, out, f)
+        cats = _treated(job.task, job.scale, job.assessment, job.plan_text)
+        src = job.lq
+        if cats & set(MEAN_CHANGING):
+            src = tone_transfer(out, job.lq)
+            cats |= {"noise"} if "lowlight" in cats else set()
+        heads = ref.route(cats)
+        if src is job.lq and not heads:
+            return out
+        job.notes.append(("tone from the generation, detail from the input; " if src is not job.lq else "")
+                         + f"LQ-guided heads: {', '.join(heads) or 'none'} (fidelity {f:g})")
+        return out + f * (ref.restore(src, heads) - out)
 
     def prepare_refinement(self, job: RestoreJob, out: np.ndarray) -> np.ndarray:
         """The generated pixels as the refiner reads them (and, without a refiner, as they are returned):
@@ -796,16 +832,22 @@ def _keeps_mean(task: str, assessment: Assessment | None, plan_text: str | None)
     return not any(d["type"] in MEAN_CHANGING for d in found)
 
 
-def _strength(table: dict[str, float], task: str, assessment: Assessment | None, plan_text: str | None) -> float:
-    """The blend factor of :attr:`InferenceDefaults.strength` for this restoration (1 = the model's output)."""
-    if not table:
-        return 1.0
+def _treated(task: str, scale: int, assessment: Assessment | None, plan_text: str | None) -> set[str]:
+    """The degradation categories a restoration treats: the named task's (plus ``lowres`` when up-scaling);
+    in blind mode those the assessment and the analysis found."""
     if task != "auto":
         cats = {TASK_CATEGORY[task]}
     else:
         cats = {x["type"] for x in (assessment.degradations if assessment is not None else [])}
         cats |= {x["type"] for x in (_parse_degradations(plan_text) if plan_text else [])}
-    return max([float(table.get(c, 1.0)) for c in cats] or [1.0])
+    return cats | ({"lowres"} if scale > 1 else set())
+
+
+def _strength(table: dict[str, float], task: str, assessment: Assessment | None, plan_text: str | None) -> float:
+    """The blend factor of :attr:`InferenceDefaults.strength` for this restoration (1 = the model's output)."""
+    if not table:
+        return 1.0
+    return max([float(table.get(c, 1.0)) for c in _treated(task, 1, assessment, plan_text)] or [1.0])
 
 
 def _color_fix(out: np.ndarray, ref: np.ndarray, sigma: float) -> np.ndarray:
@@ -817,10 +859,18 @@ def _color_fix(out: np.ndarray, ref: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _color_check(out: np.ndarray, lq: np.ndarray, limit: float, notes: list[str]) -> np.ndarray:
-    """Do no harm to colour: ``out`` if its mean a*b* stays within ``limit`` of ``lq``'s, else halfway back,
-    else ``lq`` itself (float RGB in [0, 1]); what happened goes into ``notes``."""
+    """Do no harm to colour: ``out`` if the mean a*b* of its low-pass (8x8 area means) stays within ``limit``
+    of ``lq``'s, else halfway back, else ``lq`` itself (float RGB in [0, 1]); what happened goes into ``notes``.
+    (Per-pixel a*b* means would move when noise is removed: CIELAB is not linear.)"""
+    def low(x: np.ndarray) -> np.ndarray:  # 8x8 area means: noise removed by a restoration is no colour change
+        h, w = x.shape[:2]
+        return cv2.resize(np.ascontiguousarray(x, dtype=np.float32), (max(1, w // 8), max(1, h // 8)),
+                          interpolation=cv2.INTER_AREA)
+
+    ref = low(lq)
+
     def shift(x: np.ndarray) -> float:
-        return color_shift(x, lq, scale=1.0)
+        return color_shift(low(x), ref, scale=1.0)
 
     s = shift(out)
     if s <= limit:

@@ -43,9 +43,9 @@ REFINER_FILE = "refiner.safetensors"
 class RefinerConfig:
     """Width, depth and the pixel-unshuffle factor of :class:`Refiner`."""
 
-    channels: int = 64
+    channels: int = 48
     layers: int = 10  # 3x3 convolutions in all (first and last included)
-    unshuffle: int = 2
+    unshuffle: int = 1
 
     def __post_init__(self) -> None:
         if not (isinstance(self.channels, int) and 1 <= self.channels <= 1024):
@@ -63,14 +63,16 @@ class Refiner(nn.Module):
         super().__init__()
         self.config = cfg = config or RefinerConfig()
         r, c = cfg.unshuffle, cfg.channels
-        layers: list[nn.Module] = [nn.Conv2d(6 * r * r, c, 3, padding=1), nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = [nn.Conv2d(6 * r * r, c, 3, padding=1), nn.LeakyReLU(0.1, inplace=True)]
         for _ in range(cfg.layers - 2):
-            layers += [nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(c, c, 3, padding=1), nn.LeakyReLU(0.1, inplace=True)]
         layers.append(nn.Conv2d(c, 3 * r * r, 3, padding=1))
         self.body = nn.Sequential(*layers)
-        for m in self.body:  # He initialisation: PyTorch's default shrinks a deep ReLU stack to nothing
+        # He initialisation (PyTorch's default shrinks a deep stack to nothing) and leaky ReLUs: with plain
+        # ReLUs and a zero last layer the last hidden layer died within 30 Adam steps (measured).
+        for m in self.body:
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.kaiming_normal_(m.weight, a=0.1, nonlinearity="leaky_relu")
                 nn.init.zeros_(m.bias)
         nn.init.zeros_(self.body[-1].weight)
         nn.init.zeros_(self.body[-1].bias)
@@ -119,6 +121,57 @@ class Refiner(nn.Module):
         return np.clip(out, 0.0, 1.0)
 
 
+#: the order the heads of a bank run in: the reverse of the order a photo acquires the degradations
+#: (blur -> resolution -> noise -> JPEG), so the last one acquired is removed first
+HEAD_ORDER: tuple[str, ...] = ("jpeg", "noise", "blur", "lowres")
+
+
+class RefinerBank(nn.Module):
+    """Per-category LQ-guided heads (``jpeg``, ``noise``, ``blur``, ``lowres``): each a :class:`Refiner` run on
+    the degraded pixels alone (``R(x, x)``), chained in :data:`HEAD_ORDER` over the categories a restoration
+    treats. The pipeline blends the chain's output with the generation expert's by ``fidelity``."""
+
+    def __init__(self, config: RefinerConfig | None = None, categories: tuple[str, ...] = HEAD_ORDER):
+        super().__init__()
+        self.config = config or RefinerConfig()
+        unknown = [c for c in categories if c not in HEAD_ORDER]
+        if unknown:
+            raise UareError(f"no refiner head for {', '.join(unknown)}; heads exist for {', '.join(HEAD_ORDER)}")
+        self.heads = nn.ModuleDict({c: Refiner(self.config) for c in categories})
+
+    def route(self, categories) -> list[str]:
+        """The heads that treat ``categories``, in the order they run."""
+        return [c for c in HEAD_ORDER if c in categories and c in self.heads]
+
+    @torch.no_grad()
+    def restore(self, lq: np.ndarray, heads: list[str], tile: int = 512) -> np.ndarray:
+        """``lq`` (float RGB in [0, 1]) through ``heads`` in turn."""
+        x = lq
+        for c in heads:
+            x = self.heads[c].refine(x, x, 1.0, tile)
+        return x
+
+
+def tone_transfer(gen: np.ndarray, lq: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """The generated image's tone on the input's detail: ``G(gen) + k * (lq - G(lq))``, ``k = G(gen) / G(lq)``.
+
+    For brightness-changing restorations (low light, haze) the generation expert owns the global correction,
+    but its 8-px generation tokens leave a visible block grid (grid ratio ~1.5). ``G`` is a Gaussian low-pass
+    of ``sigma`` px, which removes the grid; the detail comes from the input, scaled by the local gain ``k``
+    (clipped to [0.25, 8]). Measured on the README example and four Kodak images: the grid ratio goes from
+    1.13-1.53 to 0.96-1.0, PSNR within 0.3 dB of the generated image (one case -5 dB from amplified sensor
+    noise, which the noise head then removes). Float RGB in [0, 1].
+    """
+    import cv2
+
+    def low(x: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(np.ascontiguousarray(x, dtype=np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+    gg, gl = low(gen), low(lq)
+    k = np.clip(gg / np.maximum(gl, 1e-3), 0.25, 8.0)
+    return np.clip(gg + k * (lq - gl), 0.0, 1.0)
+
+
 def _windows(h: int, w: int, tile: int) -> Iterator[tuple[int, int, int, int]]:
     for y0 in range(0, h, tile):
         for x0 in range(0, w, tile):
@@ -133,15 +186,18 @@ def _pad_to(x: np.ndarray, unit: int) -> np.ndarray:
     return np.pad(x, ((0, ph), (0, pw), (0, 0)), mode="edge")
 
 
-def save_refiner(refiner: Refiner, folder: Path | str, dtype: torch.dtype = torch.float32) -> Path:
-    """Write ``refiner.safetensors`` (its config in the metadata) into ``folder``."""
+def save_refiner(refiner: Refiner | RefinerBank, folder: Path | str, dtype: torch.dtype = torch.float32) -> Path:
+    """Write ``refiner.safetensors`` (its config, and a bank's categories, in the metadata) into ``folder``."""
     path = Path(folder) / REFINER_FILE
     sd = {k: v.detach().to("cpu", dtype).contiguous() for k, v in refiner.state_dict().items()}
-    save_file(sd, str(path), metadata={"refiner_config": json.dumps(asdict(refiner.config))})
+    meta = {"refiner_config": json.dumps(asdict(refiner.config))}
+    if isinstance(refiner, RefinerBank):
+        meta["categories"] = json.dumps(list(refiner.heads))
+    save_file(sd, str(path), metadata=meta)
     return path
 
 
-def load_refiner(folder: Path | str, device: str | torch.device = "cpu") -> Refiner | None:
+def load_refiner(folder: Path | str, device: str | torch.device = "cpu") -> Refiner | RefinerBank | None:
     """The refiner of a model folder, or None when it has none; a damaged file raises one clear line."""
     path = Path(folder) / REFINER_FILE
     if not path.is_file():
@@ -150,10 +206,11 @@ def load_refiner(folder: Path | str, device: str | torch.device = "cpu") -> Refi
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
             cfg = RefinerConfig(**json.loads(meta.get("refiner_config", "{}")))
+            cats = json.loads(meta["categories"]) if "categories" in meta else None
             sd = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no __iter__
     except (OSError, ValueError, TypeError, RuntimeError, SafetensorError) as e:
         raise UareError(f"{path}: not a readable refiner file ({e}); re-export the model folder") from None
-    ref = Refiner(cfg)
+    ref = Refiner(cfg) if cats is None else RefinerBank(cfg, tuple(cats))
     try:
         ref.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
     except RuntimeError as e:

@@ -41,7 +41,15 @@ from uare.data.images import load_rgb
 from uare.degrade import degrade, sr_downsample
 from uare.errors import UareError
 from uare.io.folders import iter_inputs
-from uare.model.refiner import Refiner, RefinerConfig, load_refiner, save_refiner
+from uare.model.refiner import (
+    HEAD_ORDER,
+    REFINER_FILE,
+    Refiner,
+    RefinerBank,
+    RefinerConfig,
+    load_refiner,
+    save_refiner,
+)
 from uare.tasks import TASK_CATEGORY
 
 #: category -> the single-purpose task that removes it
@@ -229,10 +237,12 @@ def validate(ref: Refiner, pool: dict[str, torch.Tensor], meta: list[dict]) -> d
 def train(pool_dir: Path, out: Path, steps: int, batch: int = 16, crop: int = 64, lr: float = 1e-3,
           config: RefinerConfig | None = None, val_shards: tuple[int, ...] = (0,), save_every: int = 200,
           seed: int = 0, resume: bool = True, time_limit: float | None = None, stop_at: int | None = None,
-          device: str = "cpu") -> Path:
+          device: str = "cpu", loss: str = "l1") -> Path:
     """Train (or resume) a refiner on the pool; returns the run folder (``latest/``, ``best/``, ``log.jsonl``).
 
-    The schedule runs over ``steps``; ``time_limit`` (seconds) or ``stop_at`` (a step) end this call early,
+    ``loss``: ``l1`` (mean absolute error over the batch) or ``logmse`` (the mean over crops of
+    log(MSE + 1e-5): maximises the mean PSNR gain, so crops whose large errors the refiner cannot fix
+    do not drown the ones it can). The schedule runs over ``steps``; ``time_limit`` (seconds) or ``stop_at`` (a step) end this call early,
     and a later call with the same arguments resumes from the last checkpoint bit for bit."""
     out.mkdir(parents=True, exist_ok=True)
     all_shards = sorted(int(f.stem.split("_")[1]) for f in Path(pool_dir).glob("shard_*.safetensors"))
@@ -267,16 +277,20 @@ def train(pool_dir: Path, out: Path, steps: int, batch: int = 16, crop: int = 64
         for g in opt.param_groups:
             g["lr"] = cur
         hq, lq, gen = (t.to(device) for t in _batch(pool, rng.integers(0, n, batch), crop, rng))
-        loss = F.l1_loss(ref(lq, gen), hq)
+        out_ = ref(lq, gen)
+        if loss == "logmse":
+            value = torch.log(((out_ - hq) ** 2).mean(dim=(1, 2, 3)) + 1e-5).mean()
+        else:
+            value = F.l1_loss(out_, hq)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         opt.step()
         step += 1
         if step % 50 == 0:
-            print(f"step {step}/{steps} loss {loss.item():.4f} lr {cur:.2e} {(time.time() - t0) / 60:.1f} min",
+            print(f"step {step}/{steps} loss {value.item():.4f} lr {cur:.2e} {(time.time() - t0) / 60:.1f} min",
                   flush=True)
         if step % save_every == 0 or step == steps:
-            rec: dict = {"step": step, "loss": round(loss.item(), 5), "minutes": round((time.time() - t0) / 60, 2)}
+            rec: dict = {"step": step, "loss": round(value.item(), 5), "minutes": round((time.time() - t0) / 60, 2)}
             if vpool is not None:
                 ref.eval()
                 v = validate(ref.cpu(), vpool, vmeta)
@@ -301,6 +315,13 @@ def train(pool_dir: Path, out: Path, steps: int, batch: int = 16, crop: int = 64
 
 
 def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["heads"]:
+        return heads_main(argv[1:])
+    if argv[:1] == ["bank"]:
+        return bank_main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m uare.train.refiner", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("pool", help="generate pool shards with a model's own restoration stages")
@@ -316,14 +337,16 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--steps", type=int, default=6000)
     t.add_argument("--batch", type=int, default=16)
-    t.add_argument("--crop", type=int, default=64)
+    t.add_argument("--crop", type=int, default=48)
     t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--channels", type=int, default=64)
+    t.add_argument("--channels", type=int, default=48)
     t.add_argument("--layers", type=int, default=10)
+    t.add_argument("--unshuffle", type=int, default=1, choices=(1, 2, 4))
     t.add_argument("--val-shards", type=int, nargs="*", default=[0])
     t.add_argument("--save-every", type=int, default=200)
     t.add_argument("--minutes", type=float, default=None, help="stop after this many minutes (resumable)")
     t.add_argument("--device", default="cpu", help="cpu or cuda")
+    t.add_argument("--loss", choices=("l1", "logmse"), default="l1")
     e = sub.add_parser("export", help="copy a run's best refiner into a model folder (fp16 or fp32)")
     e.add_argument("--run", type=Path, required=True)
     e.add_argument("--model-out", type=Path, required=True)
@@ -338,14 +361,129 @@ def main(argv: list[str] | None = None) -> int:
         for s in a.shard:
             print(build_pool(model, images, weights, a.n, s, a.out, a.crop), flush=True)
     elif a.cmd == "train":
-        train(a.pool, a.out, a.steps, a.batch, a.crop, a.lr, RefinerConfig(a.channels, a.layers),
+        train(a.pool, a.out, a.steps, a.batch, a.crop, a.lr, RefinerConfig(a.channels, a.layers, a.unshuffle),
               tuple(a.val_shards), a.save_every, time_limit=None if a.minutes is None else a.minutes * 60,
-              device=a.device)
+              device=a.device, loss=a.loss)
     else:
         ref = load_refiner(a.run / a.which)
         if ref is None:
             raise SystemExit(f"{a.run / a.which}: no refiner.safetensors")
         print(save_refiner(ref, a.model_out, torch.float16 if a.dtype == "fp16" else torch.float32))
+    return 0
+
+
+
+
+# ---------------------------------------------------------------- per-category heads, trained on the fly
+#: category -> the engine draws (pipeline, types) that train its head; "lowres" is x2 / x4 down-sampling
+HEAD_DRAWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "jpeg": (("single", ("jpeg",)),),
+    "noise": (("single", ("noise",)), ("single", ("poisson_noise",))),
+    "blur": (("single", ("blur",)), ("single", ("defocus_blur",)), ("single", ("motion_blur",))),
+    "lowres": (("sr", ("x4",)), ("sr", ("x4",)), ("sr", ("x2",))),
+}
+
+
+def head_pair(hq: np.ndarray, category: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(degraded input at the clean crop's size, clean crop) for the head of ``category``: a random draw of
+    its types at a random level 1..5 (down-sampled inputs enlarged back by bicubic, as inference does)."""
+    import cv2
+
+    pipeline, types = HEAD_DRAWS[category][int(rng.integers(len(HEAD_DRAWS[category])))]
+    if pipeline == "sr":
+        s = 4 if types[0] == "x4" else 2
+        lr, _ = sr_downsample(hq, s)
+        return cv2.resize(lr, (hq.shape[1], hq.shape[0]), interpolation=cv2.INTER_CUBIC), hq
+    lq, _ = degrade(hq, pipeline, types=list(types), severity=int(rng.integers(1, 6)), seed=int(rng.integers(2**31)))
+    return lq, hq
+
+
+def train_head(category: str, images: list, weights: np.ndarray, out: Path, minutes: float, crop: int = 48,
+               batch: int = 16, lr: float = 1e-3, config: RefinerConfig | None = None, seed: int = 0,
+               max_steps: int | None = None) -> tuple[Refiner, int]:
+    """Train the head of one category for ``minutes`` (cosine schedule over that time) on fresh draws of
+    colour-augmented training crops; writes ``out/CATEGORY/refiner.safetensors`` and returns it."""
+    if category not in HEAD_DRAWS:
+        raise UareError(f"no head for {category!r}; heads exist for {', '.join(HEAD_DRAWS)}")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng([seed, list(HEAD_DRAWS).index(category)])
+    aug = ColorAugment()
+    ref = Refiner(config or RefinerConfig()).train()
+    opt = torch.optim.Adam(ref.parameters(), lr=lr)
+    budget, t0, step = minutes * 60.0, time.time(), 0
+    while (max_steps is None or step < max_steps) and time.time() - t0 < budget:
+        frac = min(1.0, (time.time() - t0) / budget)
+        for g in opt.param_groups:
+            g["lr"] = lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
+        xs, ys = [], []
+        for _ in range(batch):
+            img = images[int(rng.choice(len(images), p=weights))]
+            h, w = img.shape[:2]
+            y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
+            hq = aug(np.ascontiguousarray(img[y:y + crop, x:x + crop]), rng)
+            lq, gt = head_pair(hq, category, rng)
+            xs.append(torch.from_numpy(lq.astype(np.float32) / 255).permute(2, 0, 1))
+            ys.append(torch.from_numpy(gt.astype(np.float32) / 255).permute(2, 0, 1))
+        x, y = torch.stack(xs), torch.stack(ys)
+        value = F.l1_loss(ref(x, x), y)
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        opt.step()
+        step += 1
+        if step % 100 == 0:
+            print(f"head {category}: step {step} loss {value.item():.4f} {(time.time() - t0) / 60:.1f} min", flush=True)
+    ref.eval()
+    (out / category).mkdir(parents=True, exist_ok=True)
+    save_refiner(ref, out / category)
+    (out / category / "state.json").write_text(json.dumps({"category": category, "steps": step, "minutes": minutes,
+                                                            "crop": crop, "batch": batch}))
+    return ref, step
+
+
+def heads_main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m uare.train.refiner heads")
+    ap.add_argument("--data", nargs="+", default=list(DEFAULT_TRAIN))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--categories", nargs="+", default=list(HEAD_DRAWS), choices=list(HEAD_DRAWS))
+    ap.add_argument("--minutes", type=float, default=10.0, help="training minutes per head")
+    ap.add_argument("--crop", type=int, default=48)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--channels", type=int, default=48)
+    ap.add_argument("--layers", type=int, default=10)
+    ap.add_argument("--max-steps", type=int, default=None)
+    a = ap.parse_args(argv)
+    images, weights = training_images(a.data, min_side=a.crop)
+    for c in a.categories:
+        _, steps = train_head(c, images, weights, a.out, a.minutes, a.crop, a.batch,
+                              config=RefinerConfig(a.channels, a.layers), max_steps=a.max_steps)
+        print(f"head {c}: {steps} steps -> {a.out / c}", flush=True)
+    return 0
+
+
+
+def build_bank(heads_dir: Path) -> RefinerBank:
+    """One :class:`RefinerBank` from the head folders ``heads_dir/CATEGORY`` that :func:`train_head` wrote."""
+    heads = {c: load_refiner(heads_dir / c) for c in HEAD_ORDER if (heads_dir / c / REFINER_FILE).is_file()}
+    if not heads:
+        raise UareError(f"{heads_dir}: no trained heads; run `python -m uare.train.refiner heads` first")
+    configs = {h.config for h in heads.values()}
+    if len(configs) > 1:
+        raise UareError(f"{heads_dir}: the heads have different configs ({configs}); train them alike")
+    bank = RefinerBank(configs.pop(), tuple(heads))
+    for c, h in heads.items():
+        bank.heads[c].load_state_dict(h.state_dict())
+    return bank.eval()
+
+
+def bank_main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m uare.train.refiner bank",
+                                 description="write the trained heads into a model folder as one refiner.safetensors")
+    ap.add_argument("--heads", type=Path, required=True)
+    ap.add_argument("--model-out", type=Path, required=True)
+    ap.add_argument("--dtype", choices=("fp16", "fp32"), default="fp32")
+    a = ap.parse_args(argv)
+    bank = build_bank(a.heads)
+    print(save_refiner(bank, a.model_out, torch.float16 if a.dtype == "fp16" else torch.float32))
     return 0
 
 
