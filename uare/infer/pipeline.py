@@ -130,6 +130,9 @@ class InferenceDefaults:
     # task's degradation (its plan would steer the generation elsewhere: uare-tiny's analysis of a dark
     # photo named "lowlight" could speak of JPEG and barely brighten it); the analysis is still returned.
     match_task: bool = False
+    # Blind mode: ignore a "low light" diagnosis of an image that is not dark, or a "haze" one of a strongly
+    # saturated image (``_doubted``; saturated reds were assessed as underexposed and brightened, -20 dB)
+    check_plan: bool = False
     # Colour check (do no harm): a mean-keeping restoration (denoise, deblur, JPEG, SR, or blind with no low
     # light / haze found) whose output's mean colour (CIELAB a*b*) moves more than this from the input's is
     # blended halfway back, and returned as the input if still too far, with a note. 0 = off.
@@ -321,6 +324,7 @@ class RestoreJob:
     t0: float
     kept: bool = False  # the do-no-harm gate returned the input
     condition: bool = True  # whether the generation attends to the analysis (see InferenceDefaults.match_task)
+    doubted: set[str] = dataclasses.field(default_factory=set)  # blind diagnoses the input contradicts
 
 
 class UARE:
@@ -662,6 +666,16 @@ class UARE:
             ctx, *_ = self._context(_pad(whole, tok), instr_text, None, self._posterior(seed, 0))
             prefix = prompts.analysis_prefix(task, assessment.level, assessment.score, scale)
             job.plan_text = self._write(ctx, None, prefix, d.max_analysis_tokens)
+            if d.check_plan and task == "auto":
+                found = {x["type"] for x in assessment.degradations + _parse_degradations(job.plan_text)}
+                job.doubted = _doubted(found, lq)
+                if job.doubted:
+                    notes.append(f"the analysis found {', '.join(sorted(job.doubted))}, which the image's own "
+                                 "statistics contradict (too bright / too colourful): not treated")
+                    if not found - job.doubted:  # nothing credible left to restore: do no harm
+                        notes.append("returned unchanged (nothing else found; --task names what to restore)")
+                        job.kept = True
+                        return job
             if d.match_task and task != "auto":
                 found = {x["type"] for x in _parse_degradations(job.plan_text)}
                 if TASK_CATEGORY[task] not in found:
@@ -741,7 +755,7 @@ class UARE:
         out = self.prepare_refinement(job, out)
         if self.refiner is not None and job.fidelity > 0.0:
             out = self._refine(job, out)
-        if self.defaults.max_color_shift > 0 and _keeps_mean(job.task, job.assessment, job.plan_text):
+        if self.defaults.max_color_shift > 0 and _keeps_mean(job.task, job.assessment, job.plan_text, job.doubted):
             out = _color_check(out, job.lq, self.defaults.max_color_shift, job.notes)
         return out
 
@@ -758,7 +772,7 @@ class UARE:
         ref, f = self.refiner, job.fidelity
         if not isinstance(ref, RefinerBank):
             return ref.refine(job.lq, out, f)
-        cats = _treated(job.task, job.scale, job.assessment, job.plan_text)
+        cats = _treated(job.task, job.scale, job.assessment, job.plan_text, job.doubted)
         src = job.lq
         if cats & set(MEAN_CHANGING):
             src = tone_transfer(out, job.lq)
@@ -775,11 +789,11 @@ class UARE:
         the per-category strength, then the colour fix for mean-keeping restorations (the input's low
         frequencies). The refiner's training pool is built with this same function."""
         d, lq, notes = self.defaults, job.lq, job.notes
-        strength = _strength(d.strength, job.task, job.assessment, job.plan_text)
+        strength = _strength(d.strength, job.task, job.assessment, job.plan_text, job.doubted)
         if strength < 1.0:
             out = lq + strength * (out - lq)
             notes.append(f"strength {strength:g} (inference.json: the model does not improve this degradation)")
-        if d.color_fix_sigma > 0 and _keeps_mean(job.task, job.assessment, job.plan_text):
+        if d.color_fix_sigma > 0 and _keeps_mean(job.task, job.assessment, job.plan_text, job.doubted):
             out = _color_fix(out, lq, d.color_fix_sigma)
             notes.append(f"colour fix: low frequencies (sigma {d.color_fix_sigma:g} px) taken from the input")
         return out
@@ -816,8 +830,10 @@ def _pad(rgb: np.ndarray, unit: int) -> np.ndarray:
     return np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode=mode)
 
 
-def _keeps_mean(task: str, assessment: Assessment | None, plan_text: str | None) -> bool:
-    """Whether restoring ``task`` should keep the input's low-frequency colour (see ``color_fix_sigma``)."""
+def _keeps_mean(task: str, assessment: Assessment | None, plan_text: str | None, doubted: set[str] | None = None
+                ) -> bool:
+    """Whether restoring ``task`` should keep the input's low-frequency colour (see ``color_fix_sigma``);
+    ``doubted``: categories of a blind analysis that the input's own statistics contradict (ignored)."""
     if TASK_CATEGORY.get(task) in MEAN_CHANGING:
         return False
     if task != "auto":
@@ -827,27 +843,51 @@ def _keeps_mean(task: str, assessment: Assessment | None, plan_text: str | None)
         found += assessment.degradations
     if plan_text:
         found += _parse_degradations(plan_text)
+    found = [d for d in found if d["type"] not in (doubted or set())]
     if not found:
         return False  # nothing known about the image: leave the model's output alone
     return not any(d["type"] in MEAN_CHANGING for d in found)
 
 
-def _treated(task: str, scale: int, assessment: Assessment | None, plan_text: str | None) -> set[str]:
+#: blind-mode diagnoses the input's own statistics can contradict: an image whose mean max(R, G, B) is at
+#: least this is not underexposed (the bench's low-light inputs: <= 0.35; saturated reds assessed as
+#: "underexposed": >= 0.6), and one whose mean CIELAB chroma is at least this is not hazy (haze
+#: desaturates: the bench's hazy inputs <= 24; the saturated crops it harmed: >= 31)
+LOWLIGHT_MAX_VALUE = 0.45
+HAZE_MAX_CHROMA = 28.0
+
+
+def _doubted(cats: set[str], lq: np.ndarray) -> set[str]:
+    """Which of the blind diagnoses ``cats`` the input ``lq`` (float RGB) contradicts (see the thresholds)."""
+    out = set()
+    if "lowlight" in cats and float(lq.max(axis=2).mean()) >= LOWLIGHT_MAX_VALUE:
+        out.add("lowlight")
+    if "haze" in cats:
+        lab = cv2.cvtColor(np.ascontiguousarray(lq, dtype=np.float32), cv2.COLOR_RGB2Lab)
+        if float(np.hypot(lab[..., 1], lab[..., 2]).mean()) >= HAZE_MAX_CHROMA:
+            out.add("haze")
+    return out
+
+
+def _treated(task: str, scale: int, assessment: Assessment | None, plan_text: str | None,
+             doubted: set[str] | None = None) -> set[str]:
     """The degradation categories a restoration treats: the named task's (plus ``lowres`` when up-scaling);
-    in blind mode those the assessment and the analysis found."""
+    in blind mode those the assessment and the analysis found, less the ``doubted`` ones."""
     if task != "auto":
         cats = {TASK_CATEGORY[task]}
     else:
         cats = {x["type"] for x in (assessment.degradations if assessment is not None else [])}
         cats |= {x["type"] for x in (_parse_degradations(plan_text) if plan_text else [])}
+        cats -= doubted or set()
     return cats | ({"lowres"} if scale > 1 else set())
 
 
-def _strength(table: dict[str, float], task: str, assessment: Assessment | None, plan_text: str | None) -> float:
+def _strength(table: dict[str, float], task: str, assessment: Assessment | None, plan_text: str | None,
+              doubted: set[str] | None = None) -> float:
     """The blend factor of :attr:`InferenceDefaults.strength` for this restoration (1 = the model's output)."""
     if not table:
         return 1.0
-    return max([float(table.get(c, 1.0)) for c in _treated(task, 1, assessment, plan_text)] or [1.0])
+    return max([float(table.get(c, 1.0)) for c in _treated(task, 1, assessment, plan_text, doubted)] or [1.0])
 
 
 def _color_fix(out: np.ndarray, ref: np.ndarray, sigma: float) -> np.ndarray:

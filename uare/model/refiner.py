@@ -22,6 +22,7 @@ large images run in tiles with that margin and come out identical to a whole-ima
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from uare.errors import UareError
+from uare.io.atomic import _default_file_mode
 
 #: the file of a model folder that holds the refiner (absent: no refiner)
 REFINER_FILE = "refiner.safetensors"
@@ -194,6 +196,7 @@ def save_refiner(refiner: Refiner | RefinerBank, folder: Path | str, dtype: torc
     if isinstance(refiner, RefinerBank):
         meta["categories"] = json.dumps(list(refiner.heads))
     save_file(sd, str(path), metadata=meta)
+    os.chmod(path, _default_file_mode())  # safetensors writes 0600; a model file is as readable as the others
     return path
 
 
