@@ -332,3 +332,23 @@ def test_tone_transfer_keeps_the_tone_and_removes_an_8px_grid():
     out = tone_transfer(gen, dark)
     assert grid_ratio(out) < 1.05
     assert abs(out.mean() - clean.mean()) < 0.02 and np.abs(out - clean).mean() < np.abs(gen - clean).mean()
+
+
+SHARED = REPO.parent / "shared" / "datasets"
+
+
+@pytest.mark.skipif(not (SHARED / "train" / "bsd200").is_dir() or not (SHARED / "test" / "CBSD68").is_dir(),
+                    reason="needs ../shared/datasets (training and test images)")
+def test_the_same_budget_control_runs_at_micro_size(tmp_path):
+    """benchmarks/control.py --micro: a few steps of the plain CNN per setting, evaluated like the bench."""
+    import json
+
+    p = subprocess.run([sys.executable, str(REPO / "benchmarks" / "control.py"), "--micro", "--threads", "1",
+                        "--settings", "noise_s25,sr_x4", "--out", str(tmp_path)], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = json.loads((tmp_path / "control.json").read_text())
+    assert set(r["settings"]) == {"noise_s25", "sr_x4"}
+    for v in r["settings"].values():
+        assert v["steps"] == 3 and v["n"] == 2 and np.isfinite(v["control"]) and abs(v["gain_db"]) < 1.0
+    assert (tmp_path / "control.md").read_text().startswith("| setting |")
