@@ -228,7 +228,6 @@ def part_speed(model: str) -> dict[str, Any]:
 
 def part_ablation_restore(model: str, stage1: str, mixed: str, limit: int, out: Path) -> dict[str, Any]:
     from uare.baselines import UARERestorer
-    from uare.eval.settings import get_settings
 
     variants = {
         "assess-then-restore": UARERestorer(model, name="assess-then-restore"),
@@ -236,7 +235,14 @@ def part_ablation_restore(model: str, stage1: str, mixed: str, limit: int, out: 
         "stage 1 only (curriculum)": UARERestorer(stage1, assess=False, name="stage 1 only (curriculum)"),
         "stage 1 only (mixed)": UARERestorer(mixed, assess=False, name="stage 1 only (mixed)"),
     }
-    summary = restore_bench(variants, limit, out / "ablation_restore", ["psnr", "ssim"])
+    return ablation_tables(variants, limit, out / "ablation_restore")
+
+
+def ablation_tables(variants: dict[str, Any], limit: int, out: Path) -> dict[str, Any]:
+    """The bench over model variants: PSNR / SSIM per setting and their means, the input as a row."""
+    from uare.eval.settings import get_settings
+
+    summary = restore_bench(variants, limit, out, ["psnr", "ssim"])
     names = [bs.name for bs in get_settings("all")]
     table = {v: {s: pooled(summary, s, v, "psnr") for s in names} for v in ["input", *variants]}
     ssim = {v: {s: pooled(summary, s, v, "ssim") for s in names} for v in ["input", *variants]}
@@ -403,7 +409,6 @@ def part_ablation3(model: str, limit: int, out: Path) -> dict[str, Any]:
     (the analysis withheld), and each part's share: the generation expert alone (fidelity 0), the same
     refiner fed the input's autoencoder round trip instead of the generated image, and fed the input."""
     from uare.baselines import UARERestorer
-    from uare.eval.settings import get_settings
     from uare.infer import UARE
 
     m = UARE.from_pretrained(model)
@@ -417,12 +422,7 @@ def part_ablation3(model: str, limit: int, out: Path) -> dict[str, Any]:
         "refiner on the input alone": UARERestorer(model, assess=False, name="refiner on the input alone",
                                                    model=_latent_generate(m, False)),
     }
-    summary = restore_bench(variants, limit, out / "ablation3", ["psnr", "ssim"])
-    names = [bs.name for bs in get_settings("all")]
-    table = {v: {s: pooled(summary, s, v, "psnr") for s in names} for v in ["input", *variants]}
-    ssim = {v: {s: pooled(summary, s, v, "ssim") for s in names} for v in ["input", *variants]}
-    return {"psnr": table, "ssim": ssim, "mean_psnr": {v: float(np.mean(list(t.values()))) for v, t in table.items()},
-            "mean_ssim": {v: float(np.mean(list(t.values()))) for v, t in ssim.items()}, "images_per_setting": 2 * limit}
+    return ablation_tables(variants, limit, out / "ablation3")
 
 
 def part_ceiling(model: str, limit: int) -> dict[str, Any]:
