@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from uare import prompts
+from uare.data.augment import chroma
 from uare.data.items import VAE, Text, ViT
 from uare.data.sequence import (
     ImagePrep,
@@ -862,10 +863,8 @@ def _doubted(cats: set[str], lq: np.ndarray) -> set[str]:
     out = set()
     if "lowlight" in cats and float(lq.max(axis=2).mean()) >= LOWLIGHT_MAX_VALUE:
         out.add("lowlight")
-    if "haze" in cats:
-        lab = cv2.cvtColor(np.ascontiguousarray(lq, dtype=np.float32), cv2.COLOR_RGB2Lab)
-        if float(np.hypot(lab[..., 1], lab[..., 2]).mean()) >= HAZE_MAX_CHROMA:
-            out.add("haze")
+    if "haze" in cats and chroma(lq * 255.0) >= HAZE_MAX_CHROMA:
+        out.add("haze")
     return out
 
 
