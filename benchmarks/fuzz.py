@@ -152,7 +152,7 @@ class _Isolated:
 def fuzz(n: int, seed: int, model_dir: str | None, with_model: bool, timeout: float, cli: int, mem_mb: int,
          log=print) -> dict:
     from uare.degrade import SINGLE_TYPES
-    from uare.io.fuzz import cases
+    from uare.io.fuzz import cases, fixed_cases
 
     runner = _Isolated(model_dir, with_model, mem_mb)
     counts: collections.Counter = collections.Counter()
@@ -163,6 +163,13 @@ def fuzz(n: int, seed: int, model_dir: str | None, with_model: bool, timeout: fl
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory(prefix="uare-fuzz-") as d:
+        for name, fmt, data in fixed_cases():  # always through the library and the CLI
+            p = Path(d) / name
+            p.write_bytes(data)
+            for outcome, detail in (runner.run(p, timeout, ("noise",)), run_cli(p, mem_mb, 60.0)):
+                counts[f"fixed_{outcome}"] += 1
+                if outcome not in ("ok", "refused"):
+                    problems.append({"case": name, "format": fmt, "outcome": outcome, "detail": detail})
         for i, (name, fmt, data) in enumerate(cases(n, seed)):
             p = Path(d) / name
             p.write_bytes(data)

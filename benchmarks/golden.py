@@ -63,7 +63,7 @@ def _image(seed: int = 0, size: int = 64) -> np.ndarray:
 
 def language() -> dict[str, str]:
     from uare import prompts
-    from uare.degrade.severity import SINGLE_CATEGORY
+    from uare.degrade.types import SINGLE_CATEGORY
     from uare.quality import (
         analysis_text,
         comparison_text,
@@ -101,7 +101,7 @@ def language() -> dict[str, str]:
 
 def degrade_part() -> dict[str, str]:
     from uare.degrade import Curriculum, degrade
-    from uare.degrade.severity import SINGLE_CATEGORY
+    from uare.degrade.types import SINGLE_CATEGORY
 
     img = _image(1, 64)
     out = {}

@@ -20,8 +20,9 @@ from uare import cli
 from uare.degrade import Curriculum, add_salt_pepper, degrade, multi, severity_from_strength, single
 from uare.degrade import types as T
 from uare.degrade.record import CATEGORIES as RECORD_CATEGORIES
-from uare.degrade.severity import SINGLE_CATEGORY, SINGLE_LEVELS, SINGLE_TYPES, STRENGTH_TABLE, level_params
+from uare.degrade.severity import STRENGTH_TABLE
 from uare.degrade.single import PHYSICAL_ORDER
+from uare.degrade.types import SINGLE_CATEGORY, SINGLE_LEVELS, SINGLE_TYPES, level_params
 from uare.quality import (
     PLAN_ORDER,
     analysis_text,

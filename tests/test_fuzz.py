@@ -60,3 +60,27 @@ def test_200_hostile_files_give_no_crash_and_no_hang(harness, model, tmp_path):
             problems.append((name, fmt, outcome, detail))
     assert not problems, problems[:5]
     assert counts["ok"] > 20 and counts["refused"] > 20  # both paths really ran
+
+
+def test_damaged_png_filters_give_one_line_on_stderr(harness, tmp_path):
+    """libpng prints "libpng error: bad adaptive filter value" from C; the user sees uare's line only, and
+    the damaged rows are refused, not returned black (reading a PNG's EXIF used to half-load it first)."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    from uare.io.fuzz import fixed_cases
+    from uare.io.image import c_stderr_captured
+
+    for name, _, data in fixed_cases():
+        p = tmp_path / name
+        p.write_bytes(data)
+        assert harness.run_cli(p, 4096, 120.0)[0] == "refused", name
+        r = subprocess.run([sys.executable, "-m", "uare", "assess", str(p), "--no-describe"], capture_output=True,
+                           text=True, timeout=120)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"uare: error: {p}: corrupt"), r.stderr
+    with c_stderr_captured() as said:  # what OpenCV's libpng prints goes to the capture, not the terminal
+        assert cv2.imread(str(tmp_path / "fixed_png16_bad_filter.png"), cv2.IMREAD_UNCHANGED) is None
+    assert "bad adaptive filter value" in said[0]

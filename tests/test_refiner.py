@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -352,3 +353,115 @@ def test_the_same_budget_control_runs_at_micro_size(tmp_path):
     for v in r["settings"].values():
         assert v["steps"] == 3 and v["n"] == 2 and np.isfinite(v["control"]) and abs(v["gain_db"]) < 1.0
     assert (tmp_path / "control.md").read_text().startswith("| setting |")
+
+
+def test_head_training_resumes_bit_for_bit_and_logs_a_curve(tmp_path):
+    from uare.model.refiner import Refiner, load_refiner
+    from uare.train import refiner as tr
+
+    rng = np.random.default_rng(1)
+    imgs = [rng.integers(0, 256, (40, 40, 3), dtype=np.uint8) for _ in range(2)]
+    w = np.full(2, 0.5)
+    kw = dict(crop=32, batch=2, config=RefinerConfig(4, 3), steps=4, save_every=2, val_n=4)
+    tr.train_head("jpeg", imgs, w, tmp_path / "once", **kw)
+    _, done = tr.train_head("jpeg", imgs, w, tmp_path / "twice", stop_at=2, **kw)
+    assert done == 2 and json.loads((tmp_path / "twice" / "jpeg" / "state.json").read_text())["steps"] == 2
+    _, done = tr.train_head("jpeg", imgs, w, tmp_path / "twice", **kw)  # resumes at step 2
+    assert done == 4
+    a, b = load_refiner(tmp_path / "once" / "jpeg"), load_refiner(tmp_path / "twice" / "jpeg")
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(x, y), k
+    log = [json.loads(ln) for ln in (tmp_path / "once" / "jpeg" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [2, 4] and set(log[0]["val"]) == {"input", "head", "gain"}
+    # fine-tuning starts from the given head, not from a fresh one
+    init = Refiner(RefinerConfig(4, 3))
+    torch.nn.init.normal_(init.body[-1].weight, std=0.1)  # not the zero init a fresh head has
+    ref, _ = tr.train_head("noise", imgs, w, tmp_path / "ft", init=init, lr=1e-12, **kw)
+    for (k, x), (_, y) in zip(init.state_dict().items(), ref.state_dict().items(), strict=True):
+        assert torch.allclose(x, y, atol=1e-6), k
+
+
+def test_jpeg_blockiness_sees_jpeg_at_any_grid_phase_and_not_noise_or_blur():
+    import cv2
+
+    from uare.data.images import load_rgb
+    from uare.metrics.grid import jpeg_blockiness
+
+    root = Path(__file__).resolve().parents[1]
+    clean = load_rgb(root / "examples" / "coffee.png")
+    ok, buf = cv2.imencode(".jpg", clean[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 20])
+    jpg = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    rng = np.random.default_rng(0)
+    noisy = np.clip(clean + rng.normal(0, 25, clean.shape), 0, 255)
+    blurred = cv2.GaussianBlur(clean, (0, 0), 2)
+    for other in (clean, noisy, blurred, clean[3:, 5:]):
+        assert jpeg_blockiness(other) < 1.1
+    for dy, dx in ((0, 0), (3, 5), (7, 1)):  # a crop moves the grid's phase
+        assert jpeg_blockiness(jpg[dy:, dx:]) > 1.4
+    assert jpeg_blockiness(clean / 255.0) == pytest.approx(jpeg_blockiness(clean))
+    with pytest.raises(ValueError, match="larger than 16 px"):
+        jpeg_blockiness(clean[:10, :10])
+
+
+def test_blind_restoration_treats_measured_jpeg_blocking(micro_dir, tmp_path):
+    import dataclasses
+    import shutil
+
+    import cv2
+
+    folder = tmp_path / "m"
+    shutil.copytree(micro_dir, folder)
+    save_refiner(_rand_bank(), folder)
+    m = UARE.from_pretrained(folder)
+    m.defaults = dataclasses.replace(m.defaults, keep_level=None, jpeg_blockiness=1.25)
+    x = (_img(48, 64, 3) * 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", x[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 10])
+    jpg = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    r = m.restore(jpg, seed=0)
+    measured = [d for d in r.assessment_before.degradations if d.get("source") == "measured"]
+    assert [d["type"] for d in measured] == ["jpeg"], r.assessment_before
+    assert "LQ-guided heads: jpeg (fidelity 1)" in r.notes, r.notes
+    r2 = m.restore(jpg, seed=0, scale=2)  # deblocked at the input's size, then enlarged
+    assert r2.image.shape[:2] == (96, 128) and any("LQ-guided heads: jpeg" in n for n in r2.notes)
+    smooth = np.ascontiguousarray(cv2.GaussianBlur(x, (0, 0), 1.0))
+    assert not any(d.get("source") for d in m.restore(smooth, seed=0).assessment_before.degradations)
+    m.defaults = dataclasses.replace(m.defaults, jpeg_blockiness=0.0)  # off
+    assert not any(d.get("source") for d in m.restore(jpg, seed=0).assessment_before.degradations)
+
+
+def test_an_unchanged_output_says_why_and_the_way_out(micro_dir, tmp_path):
+    import dataclasses
+
+    m = UARE.from_pretrained(micro_dir)
+    img = (_img(32, 40, 5) * 255).astype(np.uint8)
+    r = m.restore(img, task="denoise", assess=False, seed=0)
+    assert r.unchanged is None and not np.array_equal(r.image, img)
+    m.defaults = dataclasses.replace(m.defaults, strength={"noise": 0.0})
+    r = m.restore(img, task="denoise", assess=False, seed=0)
+    assert np.array_equal(r.image, img)
+    assert r.unchanged == "this model does not improve noise yet (inference.json strength 0)"
+    r = m.restore(img, task="denoise", assess=False, seed=0, scale=2)
+    assert r.unchanged.endswith("(enlarged 2x by bicubic only)")
+    m.defaults = dataclasses.replace(m.defaults, strength={}, keep_level="bad")  # every level passes the gate
+    r = m.restore(img, seed=0)
+    assert r.unchanged.startswith(f"rated {r.assessment_before.level} (") and r.unchanged.endswith(
+        "; --force to restore anyway")
+    assert r.to_dict()["unchanged"] == r.unchanged
+    assert m.restore(img, seed=0, force=True).unchanged is None
+
+
+def test_the_cli_prints_the_unchanged_line_and_folder_counts(tmp_path):
+    from PIL import Image
+
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.open(root / "examples" / "coffee.png").crop((0, 0, 96, 96)).save(src / "clean.png")  # rated good
+    base = [sys.executable, "-m", "uare", "restore", "--threads", "1"]
+    r = subprocess.run([*base, str(src / "clean.png"), "-o", str(tmp_path / "one.png")], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("  unchanged: rated good (") and "--force" in lines[1]
+    r = subprocess.run([*base, str(src), "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "restored 0, unchanged 1, skipped 0" in r.stderr, r.stderr

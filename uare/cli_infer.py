@@ -156,7 +156,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
             print(json.dumps({"image": str(path), **a.to_dict()}))
         else:
             probs = ", ".join(f"{k} {v:.2f}" for k, v in a.level_probs.items())
-            print(f"{path}: {a.score:.2f}/5 ({a.level}) [{probs}]" + (f"\n  {a.text}" if a.text else ""))
+            print(f"{path}: {a.score:.2f}/5 ({a.level}) [{probs}]" + (f"\n{_indent(a.text)}" if a.text else ""))
     bar.close()
     if len(inputs) > 1 and not args.quiet:
         print(f"assessed {len(inputs) - skipped}, skipped {skipped}", file=sys.stderr)
@@ -170,7 +170,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(json.dumps({"a": args.a, "b": args.b, **c.to_dict()}))
     else:
         better = args.a if c.preferred == "first" else args.b
-        print(f"{better} is better (probability {c.probability:.2f})\n  {c.text}")
+        print(f"{better} is better (probability {c.probability:.2f})\n{_indent(c.text)}")
     return 0
 
 
@@ -226,7 +226,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                               seed=args.seed, tile=args.tile, overlap=args.overlap, max_pixels=args.max_pixels,
                               force=args.force, fidelity=args.fidelity)
     single = len(plan) == 1 and not src.is_dir()
-    skipped = 0
+    skipped = unchanged = 0
     # a bar on a terminal (and one for the steps / tiles of each image); a line per image and a status
     # line every 10 s inside a long one in a pipe or log; nothing with --quiet
     bar = Progress(len(plan), args.command_name, quiet=args.quiet, outer=not single)
@@ -252,12 +252,23 @@ def cmd_restore(args: argparse.Namespace) -> int:
         else:
             msg = f"{inp} -> {out} ({r.image.shape[1]}x{r.image.shape[0]}, {r.seconds:.1f} s"
             msg += f", {r.tiles} tiles)" if r.tiles > 1 else ")"
-            print(msg + (f"\n  {r.analysis}" if r.analysis and single else ""), flush=True)
+            if r.unchanged:  # said out loud, and no plan printed as if it had been carried out
+                msg += f"\n  unchanged: {r.unchanged}"
+            elif r.analysis and single:
+                msg += "\n" + _indent(r.analysis)
+            print(msg, flush=True)
+        unchanged += r.unchanged is not None
         bar.update(item=inp.name)
     bar.close()
     if not single and not args.quiet:
-        print(f"restored {len(plan) - skipped}, skipped {skipped} -> {dst}", file=sys.stderr)
+        print(f"restored {len(plan) - skipped - unchanged}, unchanged {unchanged}, skipped {skipped} -> {dst}",
+              file=sys.stderr)
     return 2 if skipped else 0
+
+
+def _indent(text: str, pad: str = "  ") -> str:
+    """Every line of a model text indented under its image's line."""
+    return "\n".join(pad + line for line in text.splitlines())
 
 
 def _split_alpha(img):

@@ -37,6 +37,7 @@ class Progress:
         self.t0 = self._last = time.monotonic()
         self.bar: Any = None
         self._inner: Any = None
+        self._item_t0: float | None = None  # when the current item's inner stage began
         if self.tty and not quiet and outer:
             from tqdm import tqdm
 
@@ -93,15 +94,22 @@ class Progress:
             self._inner.refresh()
             return
         now = time.monotonic()
+        if self._item_t0 is None or i == 0:
+            self._item_t0 = now
         if now - self._last >= self.every_s:
             self._last = now
-            print(f"uare {self.desc}: {stage} {i}/{n}, {_fmt_s(now - self.t0)}", file=self.stream, flush=True)
+            pct = f" ({100 * i / n:.0f} %)" if n else ""
+            eta = ""
+            if n and 0 < i < n:
+                eta = f", ETA {_fmt_s((now - self._item_t0) / i * (n - i))}"
+            print(f"uare {self.desc}: {stage} {i}/{n}{pct}, {_fmt_s(now - self.t0)}{eta}", file=self.stream, flush=True)
 
     def end_item(self) -> None:
         """Close the inner bar of the item just finished."""
         if self._inner is not None:
             self._inner.close()
             self._inner = None
+        self._item_t0 = None
 
     # ------------------------------------------------------------------ messages
     def write(self, msg: str) -> None:

@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from uare.degrade.types import ACTIONS, PLAN_ORDER
 from uare.quality import HEADERS, LEVELS, SCORE_QUESTION, instruction
-from uare.quality.templates import DESCRIPTION, DESCRIPTION_CLEAN, INTENTS, QUALITY, QUALITY_CLEAN, VERDICTS
+from uare.quality.templates import (
+    DESCRIPTION,
+    DESCRIPTION_CLEAN,
+    INTENTS,
+    LOWRES_SAME_SIZE_ACTIONS,
+    NO_ACTIONS,
+    QUALITY,
+    QUALITY_CLEAN,
+    SR_SAME_SIZE_INTENTS,
+    VERDICTS,
+)
+from uare.quality.words import noun
 from uare.tasks import RESTORE_TASKS as _TASKS
-from uare.tasks import check_task
+from uare.tasks import TASK_CATEGORY, check_task
 
 #: Prefix of the Q-Align-style answer; the next word is one of the five level words.
 SCORE_PREFIX = "The quality of the image is"
@@ -69,14 +81,75 @@ def description_prefix(level: str, score: float) -> str:
     return _shared_prefix(DESCRIPTION[0].format(defects="\0", **f), DESCRIPTION_CLEAN[0].format(**f)).rstrip()
 
 
+def _defects(degradations: list[dict[str, str]]) -> str:
+    """``"strong Gaussian noise and mild blur"``: the entries' ``<severity word> <noun>`` phrases, joined."""
+    items = [f"{d['severity']} {noun(d['type'], d.get('kind'))}" for d in degradations]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def description_from(level: str, score: float, degradations: list[dict[str, str]]) -> str:
+    """A description in the first phrasing of its pool (the one :func:`description_prefix` starts),
+    stating ``level``, ``score`` and the ``degradations`` entries (``type``, ``severity``, optional ``kind``)."""
+    f = _fields(level, score)
+    if degradations:
+        return DESCRIPTION[0].format(defects=_defects(degradations), **f)
+    return DESCRIPTION_CLEAN[0].format(**f)
+
+
+def _intent(task: str, scale: int) -> str:
+    """The intent line of ``task`` (super-resolution at scale 1: the same-size phrasing, as in training)."""
+    if task == "sr" and scale == 1:
+        return SR_SAME_SIZE_INTENTS[0]
+    return INTENTS[task][0].format(scale=max(scale, 2))
+
+
 def analysis_prefix(task: str, level: str, score: float, scale: int = 1) -> str:
     """The start of a four-part analysis up to the stated score: the intent line of ``task`` and
     ``"Quality analysis: The image quality is <level> (<score>/5);"`` (see :func:`description_prefix`)."""
     check_task(task)
-    intent = INTENTS[task][0].format(scale=max(scale, 2))
+    intent = _intent(task, scale)
     f = _fields(level, score)
     quality = _shared_prefix(QUALITY[0].format(defects="\0", **f), QUALITY_CLEAN[0].format(**f)).rstrip()
     return f"{HEADERS[0]} {intent}\n{HEADERS[1]} {quality}"
+
+
+def plan_steps(task: str, found: list[str], scale: int = 1) -> list[str]:
+    """The categories a restoration's plan treats, in restoration order (``PLAN_ORDER``): a named task's
+    own category (as the training plans of single-purpose tasks), or in blind mode (``auto``) the
+    ``found`` ones; plus the upscale whenever ``scale`` > 1. At scale 1 the ``lowres`` step is written
+    as a same-size one ("recover the lost resolution"), never as an upscale."""
+    check_task(task)
+    cats = {TASK_CATEGORY[task]} if task != "auto" else set(found)
+    if scale > 1:
+        cats.add("lowres")
+    return [c for c in PLAN_ORDER if c in cats]
+
+
+def analysis_from_assessment(task: str, level: str, score: float, degradations: list[dict[str, str]],
+                             scale: int = 1, untreated: set[str] | frozenset[str] = frozenset()) -> str:
+    """The analysis of a restoration up to ``"Expected result:"``, written from its assessment: the intent
+    line of ``task``, the quality analysis stating the assessment's level, score and degradations (the
+    same list ``assess`` reports), and the numbered plan of :func:`plan_steps`. The model writes only the
+    expected result after it, so what the analysis says the restoration does is what it does.
+    ``degradations``: the assessment's entries (``type``, ``severity`` word, optional ``kind``);
+    ``untreated``: categories stated but left out of the plan (a blind diagnosis the image contradicts).
+    """
+    check_task(task)
+    intent = _intent(task, scale)
+    f = _fields(level, score)
+    if degradations:
+        quality = QUALITY[0].format(defects=_defects(degradations), **f)
+    else:
+        quality = QUALITY_CLEAN[0].format(**f)
+    kinds = {d["type"]: d.get("kind") for d in degradations}
+    actions = []
+    for c in plan_steps(task, [d["type"] for d in degradations if d["type"] not in untreated], scale):
+        if c == "lowres" and scale == 1:
+            actions.append(LOWRES_SAME_SIZE_ACTIONS[0])
+        else:
+            actions.append(ACTIONS[c][0].format(noun=noun(c, kinds.get(c)), scale=scale))
+    plan = "; ".join(f"{i}. {a}" for i, a in enumerate(actions or [NO_ACTIONS[0]], 1)) + "."
+    return f"{HEADERS[0]} {intent}\n{HEADERS[1]} {quality}\n{HEADERS[2]} {plan}\n{HEADERS[3]}"
 
 
 def verdict_prefix(preferred: str, first: float, second: float) -> str:

@@ -19,10 +19,20 @@ from uare.degrade.rain import add_rain
 from uare.degrade.realesrgan import RealESRGANConfig, realesrgan
 from uare.degrade.record import CATEGORIES, DegradationRecord, Step
 from uare.degrade.resize import lowres, modcrop, resize, sr_downsample
-from uare.degrade.severity import SINGLE_LEVELS, SINGLE_TYPES, STRENGTH_TABLE, severity_from_strength
+from uare.degrade.severity import severity_from_strength
 from uare.degrade.sharpen import usm_sharpen
 from uare.degrade.single import PHYSICAL_ORDER, multi, single
-from uare.degrade.types import CATEGORY_TABLE, TYPE_TABLE, TYPES, Category, DegradationType, pool_types
+from uare.degrade.types import (
+    CATEGORY_TABLE,
+    SINGLE_LEVELS,
+    SINGLE_TYPES,
+    STRENGTH_TABLE,
+    TYPE_TABLE,
+    TYPES,
+    Category,
+    DegradationType,
+    pool_types,
+)
 
 PIPELINES: tuple[str, ...] = ("single", "multi", "realesrgan")
 

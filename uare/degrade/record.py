@@ -14,15 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
-def __getattr__(name: str):
-    # ``CATEGORIES``: the categories the quality language knows, in the physical order a photo acquires
-    # them -- a view of uare.degrade.types, read lazily (the table imports the operators, which import Step).
-    if name == "CATEGORIES":
-        from uare.degrade.types import CATEGORIES
-
-        return CATEGORIES
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from uare.degrade.categories import CATEGORIES  # noqa: F401 - re-exported (physical order)
 
 
 @dataclass
@@ -66,8 +58,6 @@ class DegradationRecord:
         Steps of the same category (e.g. the two blurs of the Real-ESRGAN pipeline) combine as a
         root sum of squares, capped at 5: two equal moderate blurs read a little stronger than one.
         """
-        from uare.degrade.types import CATEGORIES
-
         acc: dict[str, float] = {}
         for s in self.steps:
             if s.category is None or s.severity <= 0:

@@ -7,13 +7,13 @@ import numpy as np
 from uare.degrade._array import from_float, make_rng, to_float
 from uare.degrade.record import DegradationRecord, Step
 from uare.degrade.resize import modcrop, sr_downsample
-from uare.degrade.severity import level_params
 from uare.degrade.types import (
     CATEGORIES,
     SINGLE_TYPES,
     TYPE_CATEGORY,
     TYPES,
     check_types,
+    level_params,
     physical_order,
 )
 

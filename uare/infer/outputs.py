@@ -51,6 +51,9 @@ class Restoration:
     # tiled outputs: mean |difference| of neighbouring tiles' low-passed outputs where they overlap, in
     # 8-bit levels (uare.infer.tiling.process_tiled); tiles that agree leave no seam
     tile_disagreement: float | None = None
+    # why the output is the input (up-scaled bicubic when scale > 1) and the way out, or None when it was
+    # restored: "rated good (3.95/5); --force to restore anyway", "this model does not improve jpeg yet ..."
+    unchanged: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the pixels (for JSON sidecars)."""

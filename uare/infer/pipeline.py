@@ -35,7 +35,8 @@ from uare.data.sequence import (
     score_request,
 )
 from uare.degrade.record import CATEGORIES
-from uare.degrade.types import MEAN_CHANGING
+from uare.degrade.severity import severity_from_strength
+from uare.degrade.types import CATEGORY_TABLE, MEAN_CHANGING
 from uare.errors import UareError
 from uare.infer.images import ImageInput, Prepared, finish, prepare
 from uare.infer.outputs import Assessment, Comparison, Restoration
@@ -43,12 +44,14 @@ from uare.infer.tiling import Window, process_tiled
 from uare.io import DEFAULT_MAX_PIXELS
 from uare.limits import MAX_STEPS
 from uare.metrics.color import color_shift
+from uare.metrics.grid import jpeg_blockiness
 from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
 from uare.model.image_transforms import latent_patchify, latent_unpatchify
 from uare.model.refiner import Refiner, RefinerBank, load_refiner, tone_transfer
 from uare.model.sampler import LEGACY_INIT, FlowSampler
 from uare.model.unified import Context
 from uare.quality import LEVELS, expected_score, level_from_score, parse_description
+from uare.quality.words import SEVERITY_WORDS, noun, severity_word
 from uare.tasks import ENHANCE_TASKS, TASK_CATEGORY
 
 #: Where the shipped default model lives inside the package.
@@ -138,6 +141,24 @@ class InferenceDefaults:
     # light / haze found) whose output's mean colour (CIELAB a*b*) moves more than this from the input's is
     # blended halfway back, and returned as the input if still too far, with a note. 0 = off.
     max_color_shift: float = 0.0
+    # JPEG blocking measured on the input (``uare.metrics.grid.jpeg_blockiness`` at or above this) is
+    # stated first in the description (the model continues after "It shows strong JPEG compression
+    # artifacts"), with the severity the grid strength suggests; its entry in the degradations says
+    # ``"source": "measured"``; a blind restoration treats it, and the do-no-harm gate lets it through. uare-tiny: 1.25 --
+    # no clean / noisy / blurred / bicubic-enlarged training image reaches 1.2, 97 % of quality-20 JPEGs
+    # pass 1.3; 3 of the bench's 12 x4-down-sampled inputs reach 1.24 (its assessment does not see JPEG).
+    # 0 = off.
+    jpeg_blockiness: float = 0.0
+    # Write a restoration's analysis from its assessment (``prompts.analysis_from_assessment``): the quality
+    # analysis states the assessment's level, score and degradations (what ``assess`` reports), the plan
+    # is the named task's step or, blind, a step per degradation found (an upscale only when scale > 1),
+    # and the model writes the expected result. Off: the model writes everything after the stated score.
+    plan_from_assessment: bool = False
+    # Sub-type words the model may write, per category ({"noise": ["sensor"], "blur": []}): a kind not
+    # listed for its category is written with the category's own word ("strong noise", "mild blur"), in the
+    # description and everything written from it. Empty = every word. uare-tiny's list comes from the
+    # sub-type accuracy per word measured on held-out images (``benchmarks/kind_words.py``).
+    kind_words: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -180,6 +201,12 @@ class InferenceDefaults:
         if bad:
             raise UareError(f"{path}: strength must map categories ({', '.join(CATEGORIES)}) to numbers in "
                             f"[0, 1], got {bad}")
+        kinds = {c.name: c.kinds for c in CATEGORY_TABLE}
+        bad = {k: v for k, v in d.get("kind_words", {}).items()
+               if k not in kinds or not isinstance(v, list) or not set(v) <= set(kinds[k])}
+        if bad:
+            raise UareError(f"{path}: kind_words must map categories to lists of their kinds (e.g. "
+                            f"{{\"noise\": [\"sensor\"]}}; noise kinds: {', '.join(kinds['noise'])}), got {bad}")
         for k, choices in (("image_prep", ("auto", "uare", "bagel")), ("vae_posterior", ("mean", "sample"))):
             if d.get(k, choices[0]) not in choices:
                 raise UareError(f"{path}: {k} must be one of {', '.join(choices)}, got {d[k]!r}")
@@ -256,7 +283,7 @@ def _check_trained_with(d: InferenceDefaults, path: Path | str) -> None:
 
 #: numeric ranges of inference.json fields: (low, high), inclusive, None = open
 _RANGES: dict[str, tuple[float | None, float | None]] = {
-    "ensemble": (1, 4), "color_fix_sigma": (0, 64), "fidelity": (0, 1), "max_color_shift": (0, 100),
+    "ensemble": (1, 4), "color_fix_sigma": (0, 64), "fidelity": (0, 1), "max_color_shift": (0, 100), "jpeg_blockiness": (0, 100),
     "tile": (0, 4096), "overlap": (0, 4096), "max_untiled_side": (16, 4096), "max_analysis_tokens": (1, 4096),
     "max_description_tokens": (1, 4096), "max_compare_tokens": (1, 4096), "vit_max_size": (0, 4096),
     "vit_min_size": (0, 4096), "assess_crop": (0, 4096), "assess_crops": (1, 9), "compare_score_scale": (1e-6, None),
@@ -324,6 +351,7 @@ class RestoreJob:
     notes: list[str]
     t0: float
     kept: bool = False  # the do-no-harm gate returned the input
+    unchanged: str | None = None  # why the output is the input, and the way out (Restoration.unchanged)
     condition: bool = True  # whether the generation attends to the analysis (see InferenceDefaults.match_task)
     doubted: set[str] = dataclasses.field(default_factory=set)  # blind diagnoses the input contradicts
 
@@ -468,11 +496,23 @@ class UARE:
         level = level_from_score(round(score, 2))
         text, degradations = "", []
         if describe:
-            # written from the first (central) view
+            # written from the first (central) view; JPEG blocking measured on the pixels (jpeg_blockiness)
+            # is stated first, in the prefix, and the model continues with what else it sees
+            said = _measured_jpeg(prep.rgb, self.defaults.jpeg_blockiness) if self.defaults.jpeg_blockiness else None
+            prefix = prompts.description_prefix(level, score) + (f" {said[1]}" if said else "")
             request = describe_request(self.tokenizer, prompts.describe_instruction())
-            text = self._write(self._prefill(vit_ctxs[0], request)[0], None,
-                               prompts.description_prefix(level, score), self.defaults.max_description_tokens)
+            text = self._write(self._prefill(vit_ctxs[0], request)[0], None, prefix,
+                               self.defaults.max_description_tokens)
             degradations = _parse_degradations(text)
+            if said:  # stated first, whatever the model made of the rest
+                degradations = [said[0]] + [x for x in degradations if x["type"] != "jpeg"]
+            allowed = self.defaults.kind_words
+            if any(x.get("kind") and x["type"] in allowed and x["kind"] not in allowed[x["type"]]
+                   for x in degradations):  # words the model cannot back: said with the category's word
+                degradations = [{k: v for k, v in x.items() if k != "kind"}
+                                if x["type"] in allowed and x.get("kind") not in allowed[x["type"]] else x
+                                for x in degradations]
+                text = prompts.description_from(level, score, degradations)
         return Assessment(score, level, level_probs, degradations, text)
 
     def _write(self, ctx: Context, request: str | list[int] | None, prefix: str, max_tokens: int) -> str:
@@ -596,6 +636,9 @@ class UARE:
                                     overlap, timestep_shift, max_pixels, force, sampler, fidelity)
         if job.kept:
             return self._result(job, finish(job.lq, _rescaled(job.prep, job.scale)), 0)
+        if self.heads_alone(job) is not None:  # the generation would be blended out: not computed
+            out = self.finish_restoration(job, None, progress)
+            return self._result(job, finish(out, _rescaled(job.prep, job.scale)), 1)
         out, n_tiles, tstats = self.generate(job, progress)
         out = self.finish_restoration(job, out)
         return self._result(job, finish(out, _rescaled(job.prep, job.scale)), n_tiles, tstats)
@@ -651,10 +694,13 @@ class UARE:
         job = RestoreJob(prep=prep, lq=lq, src=src, task=task, scale=scale, sampler=sampler, seed=int(seed),
                          tile=tile, overlap=overlap, instr_text=instr_text, assessment=assessment, plan_text=analysis,
                          fidelity=fidelity, notes=notes, t0=t0)
-        if (assessment is not None and task == "auto" and not force and d.keep_level
+        measured = [x["type"] for x in (assessment.degradations if assessment is not None else [])
+                    if x.get("source") == "measured"]
+        if (assessment is not None and task == "auto" and not force and d.keep_level and not measured
                 and LEVELS.index(assessment.level) >= LEVELS.index(d.keep_level)):
             notes.append(f"assessed {assessment.level} ({assessment.score:.2f}/5): returned unchanged "
                          f"(at or above {d.keep_level}; force=True / --force restores anyway)")
+            job.unchanged = f"rated {assessment.level} ({assessment.score:.2f}/5); --force to restore anyway"
             job.plan_text = prompts.analysis_prefix(task, assessment.level, assessment.score, scale) + \
                 " no restoration needed."
             job.kept = True
@@ -662,21 +708,27 @@ class UARE:
         if job.plan_text is None and assess:
             # the analysis is written in the restoration context itself: for a tiled image, from its
             # central tile at native resolution (what the model was trained on), then used for every
-            # tile. It continues a prefix that states the assessment's level and score.
+            # tile. It continues a prefix that states the assessment's level and score (and, with
+            # plan_from_assessment, its degradations and the plan).
+            if measured and task == "auto" and d.keep_level and LEVELS.index(assessment.level) >= LEVELS.index(
+                    d.keep_level):
+                notes.append(f"assessed {assessment.level} ({assessment.score:.2f}/5), but {', '.join(measured)} "
+                             "measured on the input: restored")
+            degr = assessment.degradations
+            if d.check_plan and task == "auto" and d.plan_from_assessment and self._doubt(
+                    job, {x["type"] for x in degr}):
+                return job
             whole = src if not tile else _center(src, tile)
             ctx, *_ = self._context(_pad(whole, tok), instr_text, None, self._posterior(seed, 0))
-            prefix = prompts.analysis_prefix(task, assessment.level, assessment.score, scale)
+            if d.plan_from_assessment:
+                prefix = prompts.analysis_from_assessment(task, assessment.level, assessment.score, degr, scale,
+                                                          untreated=job.doubted)
+            else:
+                prefix = prompts.analysis_prefix(task, assessment.level, assessment.score, scale)
             job.plan_text = self._write(ctx, None, prefix, d.max_analysis_tokens)
-            if d.check_plan and task == "auto":
-                found = {x["type"] for x in assessment.degradations + _parse_degradations(job.plan_text)}
-                job.doubted = _doubted(found, lq)
-                if job.doubted:
-                    notes.append(f"the analysis found {', '.join(sorted(job.doubted))}, which the image's own "
-                                 "statistics contradict (too bright / too colourful): not treated")
-                    if not found - job.doubted:  # nothing credible left to restore: do no harm
-                        notes.append("returned unchanged (nothing else found; --task names what to restore)")
-                        job.kept = True
-                        return job
+            if d.check_plan and task == "auto" and not d.plan_from_assessment and self._doubt(
+                    job, {x["type"] for x in degr + _parse_degradations(job.plan_text)}):
+                return job
             if d.match_task and task != "auto":
                 found = {x["type"] for x in _parse_degradations(job.plan_text)}
                 if TASK_CATEGORY[task] not in found:
@@ -684,6 +736,23 @@ class UARE:
                     notes.append(f"the analysis does not find what --task {task} treats "
                                  f"({TASK_CATEGORY[task]}): generated from the instruction alone")
         return job
+
+    @staticmethod
+    def _doubt(job: RestoreJob, found: set[str]) -> bool:
+        """``check_plan``: set ``job.doubted`` (blind diagnoses the input's statistics contradict, see
+        :func:`_doubted`); True when nothing credible is left, the job then returns the input unchanged."""
+        job.doubted = _doubted(found, job.lq)
+        if not job.doubted:
+            return False
+        job.notes.append(f"the analysis found {', '.join(sorted(job.doubted))}, which the image's own "
+                         "statistics contradict (too bright / too colourful): not treated")
+        if found - job.doubted:
+            return False
+        job.notes.append("returned unchanged (nothing else found; --task names what to restore)")
+        job.unchanged = (f"nothing credible to restore (the analysis found only {', '.join(sorted(job.doubted))}, "
+                         "which the image contradicts); --task names what to restore")
+        job.kept = True
+        return True
 
     def generate(self, job: RestoreJob, progress: Progress | None = None) -> tuple[np.ndarray, int, dict]:
         """Stage 2 of :meth:`restore`: the flow sampler over the image's latents (per tile and flipped view),
@@ -750,14 +819,27 @@ class UARE:
                                  f"{wo}x{ho}")
         return out, n_tiles, tstats
 
-    def finish_restoration(self, job: RestoreJob, out: np.ndarray) -> np.ndarray:
+    def finish_restoration(self, job: RestoreJob, out: np.ndarray | None, progress: Progress | None = None
+                           ) -> np.ndarray:
         """Stage 3 of :meth:`restore`: :meth:`prepare_refinement` (strength, colour fix), the LQ-guided
-        refiner (when the model has one) and the colour check, on float RGB at the output size."""
-        out = self.prepare_refinement(job, out)
-        if self.refiner is not None and job.fidelity > 0.0:
-            out = self._refine(job, out)
+        refiner (when the model has one) and the colour check, on float RGB at the output size.
+        ``out=None``: no generation was run because the heads alone make the output (:meth:`heads_alone`)."""
+        if out is None:
+            heads = self.heads_alone(job)
+            if heads is None:
+                raise ValueError("finish_restoration(job, None) needs a job the heads alone restore (heads_alone)")
+            job.notes.append(f"LQ-guided heads: {', '.join(heads)} (fidelity 1)")
+            job.notes.append("the generation expert's output, which fidelity 1 replaces, was not computed")
+            out = self._run_heads(job, job.lq, heads, progress)
+        else:
+            out = self.prepare_refinement(job, out)
+            if self.refiner is not None and job.fidelity > 0.0:
+                out = self._refine(job, out)
         if self.defaults.max_color_shift > 0 and _keeps_mean(job.task, job.assessment, job.plan_text, job.doubted):
             out = _color_check(out, job.lq, self.defaults.max_color_shift, job.notes)
+            if job.notes and job.notes[-1].endswith("returned the input unchanged"):
+                job.unchanged = ("the restored colour moved too far from the input's (colour check); "
+                                 "--fidelity or --task change what is tried")
         return out
 
     def _refine(self, job: RestoreJob, out: np.ndarray) -> np.ndarray:
@@ -783,7 +865,31 @@ class UARE:
             return out
         job.notes.append(("tone from the generation, detail from the input; " if src is not job.lq else "")
                          + f"LQ-guided heads: {', '.join(heads) or 'none'} (fidelity {f:g})")
-        return out + f * (ref.restore(src, heads) - out)
+        return out + f * (self._run_heads(job, src, heads) - out)
+
+    def heads_alone(self, job: RestoreJob) -> list[str] | None:
+        """The heads that alone make this restoration's output, or None: with a bank, at fidelity 1, a
+        mean-keeping restoration (no low light / haze) whose categories the bank covers returns the heads'
+        output, ``gen + 1 * (heads - gen)``; :meth:`restore` then skips the generation it would replace."""
+        ref = self.refiner
+        if not isinstance(ref, RefinerBank) or job.fidelity != 1.0 or job.kept:
+            return None
+        cats = _treated(job.task, job.scale, job.assessment, job.plan_text, job.doubted)
+        if cats & set(MEAN_CHANGING):
+            return None
+        return ref.route(cats) or None
+
+    def _run_heads(self, job: RestoreJob, src: np.ndarray, heads: list[str], progress: Progress | None = None
+                   ) -> np.ndarray:
+        """``src`` (float RGB at the output size) through the bank's ``heads``; when up-scaling, the JPEG
+        head runs at the input's size first (JPEG blocks sit on the input's 8-px grid), then the rest."""
+        ref = self.refiner
+        assert isinstance(ref, RefinerBank)
+        if job.scale > 1 and "jpeg" in heads and src is job.lq:
+            small = ref.restore(job.prep.rgb, ["jpeg"], progress=progress)
+            src = np.clip(cv2.resize(small, (src.shape[1], src.shape[0]), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
+            heads = [h for h in heads if h != "jpeg"]
+        return ref.restore(src, heads, progress=progress)
 
     def prepare_refinement(self, job: RestoreJob, out: np.ndarray) -> np.ndarray:
         """The generated pixels as the refiner reads them (and, without a refiner, as they are returned):
@@ -794,6 +900,10 @@ class UARE:
         if strength < 1.0:
             out = lq + strength * (out - lq)
             notes.append(f"strength {strength:g} (inference.json: the model does not improve this degradation)")
+            if strength == 0.0:
+                cats = _treated(job.task, 1, job.assessment, job.plan_text, job.doubted)
+                job.unchanged = (f"this model does not improve {', '.join(sorted(cats)) or 'this image'} yet "
+                                 "(inference.json strength 0)")
         if d.color_fix_sigma > 0 and _keeps_mean(job.task, job.assessment, job.plan_text, job.doubted):
             out = _color_fix(out, lq, d.color_fix_sigma)
             notes.append(f"colour fix: low frequencies (sigma {d.color_fix_sigma:g} px) taken from the input")
@@ -802,10 +912,16 @@ class UARE:
     def _result(self, job: RestoreJob, image: np.ndarray, n_tiles: int, tstats: dict | None = None) -> Restoration:
         if self.is_random and not job.kept:
             job.notes.append("random model: the output is not a restoration")
+        unchanged = job.unchanged
+        if unchanged is None and np.array_equal(image, finish(job.lq, _rescaled(job.prep, job.scale))):
+            unchanged = "the model's output equals its input"
+        if unchanged is not None and job.scale > 1:
+            unchanged += f" (enlarged {job.scale}x by bicubic only)"
         return Restoration(image, job.plan_text, job.assessment, job.task, job.scale,
                            0 if job.kept else job.sampler.steps, job.seed, n_tiles,
                            round(time.perf_counter() - job.t0, 3), job.notes,
-                           tile_disagreement=round(tstats["disagreement"] * 255, 3) if tstats else None)
+                           tile_disagreement=round(tstats["disagreement"] * 255, 3) if tstats else None,
+                           unchanged=unchanged)
 
     def enhance(self, image: ImageInput, task: str = "lowlight", **kw) -> Restoration:
         """Enhancement (``lowlight`` or ``dehaze``): a restoration with that task."""
@@ -831,23 +947,50 @@ def _pad(rgb: np.ndarray, unit: int) -> np.ndarray:
     return np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode=mode)
 
 
+def _blind_found(assessment: Assessment | None, plan_text: str | None, doubted: set[str] | None = None
+                 ) -> set[str]:
+    """The categories a blind restoration treats: found by the assessment (measured JPEG blocking
+    included) or the analysis, less the ``doubted`` ones (contradicted by the input's statistics)."""
+    cats = {x["type"] for x in (assessment.degradations if assessment is not None else [])}
+    cats |= {x["type"] for x in (_parse_degradations(plan_text) if plan_text else [])}
+    return cats - (doubted or set())
+
+
 def _keeps_mean(task: str, assessment: Assessment | None, plan_text: str | None, doubted: set[str] | None = None
                 ) -> bool:
     """Whether restoring ``task`` should keep the input's low-frequency colour (see ``color_fix_sigma``);
-    ``doubted``: categories of a blind analysis that the input's own statistics contradict (ignored)."""
+    ``doubted``: see :func:`_blind_found`."""
     if TASK_CATEGORY.get(task) in MEAN_CHANGING:
         return False
     if task != "auto":
         return True
-    found: list[dict[str, str]] = []
-    if assessment is not None:
-        found += assessment.degradations
-    if plan_text:
-        found += _parse_degradations(plan_text)
-    found = [d for d in found if d["type"] not in (doubted or set())]
+    found = _blind_found(assessment, plan_text, doubted)
     if not found:
         return False  # nothing known about the image: leave the model's output alone
-    return not any(d["type"] in MEAN_CHANGING for d in found)
+    return not found & set(MEAN_CHANGING)
+
+
+#: rough JPEG quality of a block-grid strength (``jpeg_blockiness``): medians over 90 training images each
+#: at quality 70, 50, 30, 20, 10 (see :func:`uare.metrics.grid.jpeg_blockiness`)
+_BLOCKINESS_QUALITY = ((1.15, 70.0), (1.28, 50.0), (1.49, 30.0), (1.64, 20.0), (2.26, 10.0))
+
+
+def _measured_jpeg(rgb: np.ndarray, threshold: float) -> tuple[dict[str, str], str] | None:
+    """JPEG blocking measured on float RGB ``rgb``: (the assessment's degradation entry, its phrase, e.g.
+    ``"strong JPEG compression artifacts"``), or None below ``threshold``. The severity word comes from the
+    JPEG quality the grid strength suggests (interpolated in :data:`_BLOCKINESS_QUALITY`), graded as the
+    degradation engine grades JPEG."""
+    if min(rgb.shape[:2]) <= 16:
+        return None
+    b = jpeg_blockiness(rgb)
+    if b < threshold:
+        return None
+    xs, qs = zip(*_BLOCKINESS_QUALITY, strict=True)
+    q = float(np.interp(b, xs, qs))
+    word = severity_word(severity_from_strength("jpeg", 100.0 - q))
+    word = word if word != "none" else SEVERITY_WORDS[0]
+    entry = {"type": "jpeg", "severity": word, "kind": "jpeg", "source": "measured"}
+    return entry, f"{word} {noun('jpeg')}"
 
 
 #: blind-mode diagnoses the input's own statistics can contradict: an image whose mean max(R, G, B) is at
@@ -871,13 +1014,8 @@ def _doubted(cats: set[str], lq: np.ndarray) -> set[str]:
 def _treated(task: str, scale: int, assessment: Assessment | None, plan_text: str | None,
              doubted: set[str] | None = None) -> set[str]:
     """The degradation categories a restoration treats: the named task's (plus ``lowres`` when up-scaling);
-    in blind mode those the assessment and the analysis found, less the ``doubted`` ones."""
-    if task != "auto":
-        cats = {TASK_CATEGORY[task]}
-    else:
-        cats = {x["type"] for x in (assessment.degradations if assessment is not None else [])}
-        cats |= {x["type"] for x in (_parse_degradations(plan_text) if plan_text else [])}
-        cats -= doubted or set()
+    in blind mode :func:`_blind_found`."""
+    cats = {TASK_CATEGORY[task]} if task != "auto" else _blind_found(assessment, plan_text, doubted)
     return cats | ({"lowres"} if scale > 1 else set())
 
 

@@ -192,6 +192,31 @@ def _mutate(data: bytes, how: str, rng: np.random.Generator) -> bytes:
     return bytes(b)
 
 
+def _damaged_filter_png(bit_depth: int) -> bytes:
+    """A 16 x 16 RGB PNG (8 or 16 bits per sample) whose fourth row has filter type 7 (valid: 0-4), with
+    correct zlib stream and CRCs: it opens, then libpng fails mid-decode and prints on stderr."""
+    rng = np.random.default_rng(bit_depth)
+    bps = bit_depth // 8
+    rows = []
+    for y in range(16):
+        row = rng.integers(0, 256, 16 * 3 * bps, dtype=np.uint8).tobytes()
+        rows.append(bytes([7 if y == 3 else 0]) + row)
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", 16, 16, bit_depth, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+            + chunk(b"IEND", b""))
+
+
+def fixed_cases() -> Iterator[tuple[str, str, bytes]]:
+    """Hand-made files every fuzz run checks, through the library and the CLI (one line on stderr):
+    PNGs with a damaged row filter byte, 16-bit (decoded by OpenCV's libpng, which prints
+    "libpng error: bad adaptive filter value") and 8-bit (Pillow)."""
+    yield "fixed_png16_bad_filter.png", "PNG", _damaged_filter_png(16)
+    yield "fixed_png8_bad_filter.png", "PNG", _damaged_filter_png(8)
+
+
 def cases(n: int, seed: int = 0) -> Iterator[tuple[str, str, bytes]]:
     """``n`` cases ``(name, format, bytes)``: about a fifth valid, the rest mutated."""
     rng = np.random.default_rng(seed)

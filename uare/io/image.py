@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
+import tempfile
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -101,6 +103,39 @@ class LoadedImage:
     @property
     def channels(self) -> int:
         return int(self.pixels.shape[2])
+
+
+_FD2_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def c_stderr_captured():
+    """Capture what C libraries (libpng, libjpeg, libtiff, OpenCV) print on file descriptor 2 while decoding:
+    it never reaches the user's terminal (uare reports the outcome in one line). Yields a list that holds
+    the captured text, one string, when the block ends. Python's own ``sys.stderr`` is flushed first."""
+    got: list[str] = []
+    with _FD2_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no fd 2 (a detached process): nothing to keep away
+            yield got
+            return
+        with tempfile.TemporaryFile() as tmp:
+            os.dup2(tmp.fileno(), 2)
+            try:
+                yield got
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                tmp.seek(0)
+                got.append(tmp.read(4096).decode("utf-8", "replace"))
+
+
+def _c_message(captured: list[str]) -> str:
+    """The first line a C library printed (e.g. ``libpng error: bad adaptive filter value``), or ''."""
+    lines = [ln.strip() for ln in "".join(captured).splitlines() if ln.strip()]
+    return lines[0][:200] if lines else ""
 
 
 def _one_line(text: object) -> str:
@@ -335,20 +370,25 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
     if size == 0:
         raise ImageReadError(f"{p}: empty file (0 bytes); re-copy or re-export the image")
 
-    im = _open(p, max_pixels)
+    captured: list[str] = []
     try:
-        with warnings.catch_warnings():
-            # a damaged file makes Pillow warn ("Truncated File Read", "Corrupt EXIF data") before it
-            # fails or recovers; the outcome is reported once, as an error or in the notes
-            warnings.simplefilter("ignore", UserWarning)
-            return _decode(p, im, max_pixels)
-    except ImageReadError:
+        with c_stderr_captured() as captured:
+            im = _open(p, max_pixels)
+            with warnings.catch_warnings():
+                # a damaged file makes Pillow warn ("Truncated File Read", "Corrupt EXIF data") before it
+                # fails or recovers; the outcome is reported once, as an error or in the notes
+                warnings.simplefilter("ignore", UserWarning)
+                return _decode(p, im, max_pixels)
+    except ImageReadError as e:
+        said = _c_message(captured)
+        if said and said not in str(e):
+            raise ImageReadError(f"{e} ({said})") from None
         raise
     except MemoryError:
         raise ImageReadError(f"{p}: not enough memory to decode this image; lower --max-pixels or use a "
                              "smaller image") from None
     except Exception as e:  # noqa: BLE001 - a hostile file may raise anything inside a decoder
-        raise _corrupt_error(p, getattr(im, "format", None), e) from None
+        raise _corrupt_error(p, _sniff(p), e) from None
 
 
 def _decode(p: Path, im: Image.Image, max_pixels: int | None) -> LoadedImage:
@@ -377,16 +417,18 @@ def _decode(p: Path, im: Image.Image, max_pixels: int | None) -> LoadedImage:
         if getattr(im, "n_frames", 1) > 1:
             notes.append(f"first of {im.n_frames} frames used")
         try:
+            # Decode everything now, so a truncated file fails here rather than half-way through a job
+            # (and before the EXIF block: reading a PNG's EXIF loads the pixels, and a failure there
+            # used to leave a half-decoded image behind, its damaged rows black)
+            im.load()
+        except (OSError, SyntaxError, ValueError, EOFError) as e:
+            raise _corrupt_error(p, fmt, e) from None
+        try:
             orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1))
         except Exception:  # noqa: BLE001 - a broken EXIF block must not make the pixels unreadable
             orientation = 1
             notes.append("EXIF data unreadable; orientation not applied")
         orientation = orientation if 1 <= orientation <= 8 else 1
-        try:
-            # Decode everything now, so a truncated file fails here rather than half-way through a job.
-            im.load()
-        except (OSError, SyntaxError, ValueError, EOFError) as e:
-            raise _corrupt_error(p, fmt, e) from None
 
         if _is_16bit_colour(p, im):
             pixels, alpha = _read_16bit_colour(p, orientation, (h, w))

@@ -244,6 +244,8 @@ class Handlers:
                 f"{after.shape[1]}x{after.shape[0]} px, {r.seconds:.1f} s")
         if r.tiles > 1:
             info += f", {r.tiles} tiles"
+        if r.unchanged:
+            info = f"**unchanged: {r.unchanged}** — " + info
         if r.notes:
             info += " — " + "; ".join(r.notes)
         view = assess_view(r.assessment_before) if r.assessment_before is not None else None
