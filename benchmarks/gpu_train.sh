@@ -36,7 +36,7 @@ PY
     fi
     python3 -m uare.train.recipe --configs configs/gpu --data "$DATA" --out "$OUT" --budget 60 --micro
     # release 3: the LQ-guided heads, then one bank in the exported model folder
-    python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads" --minutes 0.1 --max-steps 2 \
+    python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads" --steps 2 --save-every 1 \
         --crop 32 --batch 2 --channels 4 --layers 3
     python3 -m uare.train.refiner bank --heads "$OUT/refiner/heads" --model-out "$OUT/uare-tiny"
     exit 0
@@ -46,8 +46,10 @@ DATA=${DATA:-.gpu_data}
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 python3 -m uare.train.recipe --configs configs/gpu --data "$DATA" --out "$OUT" --budget "${BUDGET:-420}" \
     2>&1 | tee "$OUT/train_log.txt"
-# release 3: the LQ-guided heads (uare.train.refiner heads: CPU-bound data, 16 cores there), one bank in the
-# exported folder (the CPU recipe trains each head 10 min on one thread; here 1 min each, not yet timed on a GPU)
-python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads" --minutes 1 2>&1 | tee -a "$OUT/train_log.txt"
+# the LQ-guided heads (uare.train.refiner heads: CPU-bound data, 16 cores there), one bank in the exported
+# folder. Release 4's CPU recipe: release 3's heads fine-tuned, resumable, cosine over --steps (blur 1600,
+# lowres 1200 with Real-ESRGAN draws, jpeg 1000); from scratch here, 2000 steps each, not yet timed on a GPU
+python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads" --steps 2000 --threads 16 \
+    2>&1 | tee -a "$OUT/train_log.txt"
 python3 -m uare.train.refiner bank --heads "$OUT/refiner/heads" --model-out "$OUT/uare-tiny" --dtype fp16
 du -sh "$OUT"/uare-tiny

@@ -405,22 +405,28 @@ def _latent_generate(m: Any, through_ae: bool) -> Any:
 
 
 def part_ablation3(model: str, limit: int, out: Path) -> dict[str, Any]:
-    """The paper's claim on the release-3 weights, same seeds: assess-then-restore vs a plain instruction
-    (the analysis withheld), and each part's share: the generation expert alone (fidelity 0), the same
-    refiner fed the input's autoencoder round trip instead of the generated image, and fed the input."""
+    """The paper's claim on the shipped weights, same seeds: assess-then-restore (blind) vs the analysis
+    withheld (a plain instruction), with and without the task named, and each part's share: the generation
+    expert alone (fidelity 0: no heads), and the generation replaced by the input's autoencoder round
+    trip (the latent it starts from, decoded; assessment, analysis and heads kept). At fidelity 1 a
+    mean-keeping restoration is the heads' output, so that variant differs only where the generation
+    sets the tone (low light, haze)."""
     from uare.baselines import UARERestorer
     from uare.infer import UARE
 
     m = UARE.from_pretrained(model)
     variants = {
-        "assess-then-restore": UARERestorer(model, name="assess-then-restore", model=m),
-        "plain instruction": UARERestorer(model, assess=False, name="plain instruction", model=m),
-        "generation expert alone (fidelity 0)": UARERestorer(model, name="generation expert alone (fidelity 0)",
-                                                             model=m, fidelity=0.0),
-        "refiner on the degraded latent": UARERestorer(model, assess=False, name="refiner on the degraded latent",
-                                                       model=_latent_generate(m, True)),
-        "refiner on the input alone": UARERestorer(model, assess=False, name="refiner on the input alone",
-                                                   model=_latent_generate(m, False)),
+        "assess-then-restore (blind)": UARERestorer(model, task="auto", name="assess-then-restore (blind)", model=m),
+        "analysis withheld (blind)": UARERestorer(model, task="auto", assess=False, name="analysis withheld (blind)",
+                                                  model=m),
+        "task named, analysis written": UARERestorer(model, name="task named, analysis written", model=m),
+        "task named, analysis withheld": UARERestorer(model, assess=False, name="task named, analysis withheld",
+                                                      model=m),
+        "generation expert alone (blind, fidelity 0)": UARERestorer(
+            model, task="auto", name="generation expert alone (blind, fidelity 0)", model=m, fidelity=0.0),
+        "generation replaced by the degraded latent (blind)": UARERestorer(
+            model, task="auto", name="generation replaced by the degraded latent (blind)",
+            model=_latent_generate(m, True)),
     }
     return ablation_tables(variants, limit, out / "ablation3")
 
@@ -470,9 +476,9 @@ def md_ablation3(r: dict[str, Any]) -> str:
 CARD = ROOT / "uare" / "weights" / "uare-tiny" / "MODEL_CARD.md"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 #: the published numbers of the shipped release; the documents' tables are rendered from it
-RELEASE_JSON = ROOT / "benchmarks" / "results" / "uare_tiny_release3.json"
+RELEASE_JSON = ROOT / "benchmarks" / "results" / "uare_tiny_release4.json"
 #: every release's published numbers (each rendered into its own block of the documents)
-RELEASE_JSONS = (ROOT / "benchmarks" / "results" / "uare_tiny_release2.json", RELEASE_JSON)
+RELEASE_JSONS = tuple(ROOT / "benchmarks" / "results" / f"uare_tiny_release{n}.json" for n in (2, 3, 4))
 #: part -> (heading in the documents, renderer of its JSON), in the documents' order
 DOC_PARTS: dict[str, tuple[str, Any]] = {
     "restore": ("### Restoration (blind = the default; task named = the setting's task when it has one)",
@@ -485,7 +491,7 @@ DOC_PARTS: dict[str, tuple[str, Any]] = {
     "colour": ("### Saturated colour: the most chromatic crops of the test images, every setting", md_colour),
     "grid": ("### Low light without a grid", md_grid),
     "ceiling": ("### The latent path's ceiling", md_ceiling),
-    "ablation3": ("### Assess-then-restore and each part's share (release 3, same seeds)", md_ablation3),
+    "ablation3": ("### Assess-then-restore and each part's share (same seeds)", md_ablation3),
 }
 
 

@@ -117,8 +117,8 @@ def test_measured_jpeg_joins_the_assessment_and_the_gate_lets_it_through(tiny):
     a = tiny.assess(jpg)
     entry = [d for d in a.degradations if d["type"] == "jpeg"]  # the model says "mild"; quality 15 is strong
     assert entry == [{"type": "jpeg", "severity": "strong", "kind": "jpeg", "source": "measured"}]
-    assert a.text.startswith(f"The quality of this image is {a.level} ({a.score:.2f}/5). It shows strong JPEG "
-                             "compression artifacts")
+    assert a.text.startswith(f"The quality of this image is {a.level} ({a.score:.2f}/5). It shows ")
+    assert "strong JPEG compression artifacts" in a.text and "mild JPEG" not in a.text
     assert parse_description(a.text).degradations["jpeg"] == "strong"
     job = tiny.plan_restoration(jpg, seed=0)
     assert not job.kept and "jpeg" in parse_analysis(job.plan_text).plan
@@ -158,3 +158,19 @@ def test_sub_type_words_are_written_only_where_the_model_can_back_them(tiny, tmp
         InferenceDefaults.from_dict({"kind_words": {"noise": ["shot"]}})
     with pytest.raises(UareError, match="kind_words must map"):
         InferenceDefaults.from_dict({"kind_words": {"noise": "sensor"}})
+
+
+def test_an_enlargement_of_a_good_image_is_carried_out_and_only_it(tiny):
+    """The do-no-harm gate keeps a good image as it is, but an asked-for x4 is still done (release 3
+    returned bicubic: "unchanged")."""
+    from uare.data.images import load_rgb
+
+    small = load_rgb(ROOT / "examples" / "coffee_small.png")
+    a = tiny.assess(small)
+    assert a.level in ("good", "excellent")  # the premise: rated good, so blind scale 1 keeps it
+    assert tiny.restore(small, seed=0).unchanged.startswith(f"rated {a.level}")
+    r = tiny.restore(small, scale=4, seed=0)
+    assert r.unchanged is None and r.image.shape[:2] == (small.shape[0] * 4, small.shape[1] * 4)
+    assert parse_analysis(r.analysis).plan == ["lowres"] and "1. upscale ×4." in r.analysis
+    assert "LQ-guided heads: lowres (fidelity 1)" in r.notes
+    assert any("only the x4 upscale is carried out" in n for n in r.notes)

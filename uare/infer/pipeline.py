@@ -51,7 +51,7 @@ from uare.model.refiner import Refiner, RefinerBank, load_refiner, tone_transfer
 from uare.model.sampler import LEGACY_INIT, FlowSampler
 from uare.model.unified import Context
 from uare.quality import LEVELS, expected_score, level_from_score, parse_description
-from uare.quality.words import SEVERITY_WORDS, noun, severity_word
+from uare.quality.words import SEVERITY_WORDS, severity_word
 from uare.tasks import ENHANCE_TASKS, TASK_CATEGORY
 
 #: Where the shipped default model lives inside the package.
@@ -141,10 +141,10 @@ class InferenceDefaults:
     # light / haze found) whose output's mean colour (CIELAB a*b*) moves more than this from the input's is
     # blended halfway back, and returned as the input if still too far, with a note. 0 = off.
     max_color_shift: float = 0.0
-    # JPEG blocking measured on the input (``uare.metrics.grid.jpeg_blockiness`` at or above this) is
-    # stated first in the description (the model continues after "It shows strong JPEG compression
-    # artifacts"), with the severity the grid strength suggests; its entry in the degradations says
-    # ``"source": "measured"``; a blind restoration treats it, and the do-no-harm gate lets it through. uare-tiny: 1.25 --
+    # JPEG blocking measured on the input (``uare.metrics.grid.jpeg_blockiness`` at or above this) that the
+    # description missed or rated milder joins the model's findings (the description is then rendered from
+    # them, in its own phrasing), with the severity the grid strength suggests and ``"source": "measured"``;
+    # a blind restoration treats it, and the do-no-harm gate lets it through. uare-tiny: 1.25 --
     # no clean / noisy / blurred / bicubic-enlarged training image reaches 1.2, 97 % of quality-20 JPEGs
     # pass 1.3; 3 of the bench's 12 x4-down-sampled inputs reach 1.24 (its assessment does not see JPEG).
     # 0 = off.
@@ -354,6 +354,12 @@ class RestoreJob:
     unchanged: str | None = None  # why the output is the input, and the way out (Restoration.unchanged)
     condition: bool = True  # whether the generation attends to the analysis (see InferenceDefaults.match_task)
     doubted: set[str] = dataclasses.field(default_factory=set)  # blind diagnoses the input contradicts
+    untreated: set[str] = dataclasses.field(default_factory=set)  # found, stated, deliberately not treated
+
+    @property
+    def skipped(self) -> set[str]:
+        """Categories found but not treated: doubted (contradicted by the image) or untreated."""
+        return self.doubted | self.untreated
 
 
 class UARE:
@@ -496,16 +502,20 @@ class UARE:
         level = level_from_score(round(score, 2))
         text, degradations = "", []
         if describe:
-            # written from the first (central) view; JPEG blocking measured on the pixels (jpeg_blockiness)
-            # is stated first, in the prefix, and the model continues with what else it sees
-            said = _measured_jpeg(prep.rgb, self.defaults.jpeg_blockiness) if self.defaults.jpeg_blockiness else None
-            prefix = prompts.description_prefix(level, score) + (f" {said[1]}" if said else "")
+            # written from the first (central) view
             request = describe_request(self.tokenizer, prompts.describe_instruction())
-            text = self._write(self._prefill(vit_ctxs[0], request)[0], None, prefix,
+            text = self._write(self._prefill(vit_ctxs[0], request)[0], None, prompts.description_prefix(level, score),
                                self.defaults.max_description_tokens)
             degradations = _parse_degradations(text)
-            if said:  # stated first, whatever the model made of the rest
-                degradations = [said[0]] + [x for x in degradations if x["type"] != "jpeg"]
+            said = _measured_jpeg(prep.rgb, self.defaults.jpeg_blockiness) if self.defaults.jpeg_blockiness else None
+            own = [x for x in degradations if x["type"] == "jpeg"]
+            if said is not None and (not own or SEVERITY_WORDS.index(own[0]["severity"])
+                                     < SEVERITY_WORDS.index(said["severity"])):
+                # JPEG blocking the model missed or rated milder than the pixels show: stated with the
+                # model's other findings, in physical order, in the description's own phrasing
+                degradations = sorted([x for x in degradations if x["type"] != "jpeg"] + [said],
+                                      key=lambda x: CATEGORIES.index(x["type"]))
+                text = prompts.description_from(level, score, degradations)
             allowed = self.defaults.kind_words
             if any(x.get("kind") and x["type"] in allowed and x["kind"] not in allowed[x["type"]]
                    for x in degradations):  # words the model cannot back: said with the category's word
@@ -696,8 +706,14 @@ class UARE:
                          fidelity=fidelity, notes=notes, t0=t0)
         measured = [x["type"] for x in (assessment.degradations if assessment is not None else [])
                     if x.get("source") == "measured"]
-        if (assessment is not None and task == "auto" and not force and d.keep_level and not measured
-                and LEVELS.index(assessment.level) >= LEVELS.index(d.keep_level)):
+        rated_good = (assessment is not None and task == "auto" and not force and d.keep_level and not measured
+                      and LEVELS.index(assessment.level) >= LEVELS.index(d.keep_level))
+        if rated_good and scale > 1 and d.plan_from_assessment:
+            # an enlargement was asked for: carried out, and only it (the gate keeps the rest as it is)
+            job.untreated = {x["type"] for x in assessment.degradations} - {"lowres"}
+            notes.append(f"assessed {assessment.level} ({assessment.score:.2f}/5): only the x{scale} upscale is "
+                         "carried out (force=True / --force restores the rest too)")
+        elif rated_good:
             notes.append(f"assessed {assessment.level} ({assessment.score:.2f}/5): returned unchanged "
                          f"(at or above {d.keep_level}; force=True / --force restores anyway)")
             job.unchanged = f"rated {assessment.level} ({assessment.score:.2f}/5); --force to restore anyway"
@@ -722,7 +738,7 @@ class UARE:
             ctx, *_ = self._context(_pad(whole, tok), instr_text, None, self._posterior(seed, 0))
             if d.plan_from_assessment:
                 prefix = prompts.analysis_from_assessment(task, assessment.level, assessment.score, degr, scale,
-                                                          untreated=job.doubted)
+                                                          untreated=job.skipped)
             else:
                 prefix = prompts.analysis_prefix(task, assessment.level, assessment.score, scale)
             job.plan_text = self._write(ctx, None, prefix, d.max_analysis_tokens)
@@ -746,7 +762,7 @@ class UARE:
             return False
         job.notes.append(f"the analysis found {', '.join(sorted(job.doubted))}, which the image's own "
                          "statistics contradict (too bright / too colourful): not treated")
-        if found - job.doubted:
+        if found - job.doubted or job.scale > 1:  # something credible left, or the asked-for upscale
             return False
         job.notes.append("returned unchanged (nothing else found; --task names what to restore)")
         job.unchanged = (f"nothing credible to restore (the analysis found only {', '.join(sorted(job.doubted))}, "
@@ -835,7 +851,7 @@ class UARE:
             out = self.prepare_refinement(job, out)
             if self.refiner is not None and job.fidelity > 0.0:
                 out = self._refine(job, out)
-        if self.defaults.max_color_shift > 0 and _keeps_mean(job.task, job.assessment, job.plan_text, job.doubted):
+        if self.defaults.max_color_shift > 0 and _keeps_mean(job.task, job.assessment, job.plan_text, job.skipped):
             out = _color_check(out, job.lq, self.defaults.max_color_shift, job.notes)
             if job.notes and job.notes[-1].endswith("returned the input unchanged"):
                 job.unchanged = ("the restored colour moved too far from the input's (colour check); "
@@ -855,7 +871,7 @@ class UARE:
         ref, f = self.refiner, job.fidelity
         if not isinstance(ref, RefinerBank):
             return ref.refine(job.lq, out, f)
-        cats = _treated(job.task, job.scale, job.assessment, job.plan_text, job.doubted)
+        cats = _treated(job.task, job.scale, job.assessment, job.plan_text, job.skipped)
         src = job.lq
         if cats & set(MEAN_CHANGING):
             src = tone_transfer(out, job.lq)
@@ -874,7 +890,7 @@ class UARE:
         ref = self.refiner
         if not isinstance(ref, RefinerBank) or job.fidelity != 1.0 or job.kept:
             return None
-        cats = _treated(job.task, job.scale, job.assessment, job.plan_text, job.doubted)
+        cats = _treated(job.task, job.scale, job.assessment, job.plan_text, job.skipped)
         if cats & set(MEAN_CHANGING):
             return None
         return ref.route(cats) or None
@@ -896,15 +912,15 @@ class UARE:
         the per-category strength, then the colour fix for mean-keeping restorations (the input's low
         frequencies). The refiner's training pool is built with this same function."""
         d, lq, notes = self.defaults, job.lq, job.notes
-        strength = _strength(d.strength, job.task, job.assessment, job.plan_text, job.doubted)
+        strength = _strength(d.strength, job.task, job.assessment, job.plan_text, job.skipped)
         if strength < 1.0:
             out = lq + strength * (out - lq)
             notes.append(f"strength {strength:g} (inference.json: the model does not improve this degradation)")
             if strength == 0.0:
-                cats = _treated(job.task, 1, job.assessment, job.plan_text, job.doubted)
+                cats = _treated(job.task, 1, job.assessment, job.plan_text, job.skipped)
                 job.unchanged = (f"this model does not improve {', '.join(sorted(cats)) or 'this image'} yet "
                                  "(inference.json strength 0)")
-        if d.color_fix_sigma > 0 and _keeps_mean(job.task, job.assessment, job.plan_text, job.doubted):
+        if d.color_fix_sigma > 0 and _keeps_mean(job.task, job.assessment, job.plan_text, job.skipped):
             out = _color_fix(out, lq, d.color_fix_sigma)
             notes.append(f"colour fix: low frequencies (sigma {d.color_fix_sigma:g} px) taken from the input")
         return out
@@ -975,11 +991,11 @@ def _keeps_mean(task: str, assessment: Assessment | None, plan_text: str | None,
 _BLOCKINESS_QUALITY = ((1.15, 70.0), (1.28, 50.0), (1.49, 30.0), (1.64, 20.0), (2.26, 10.0))
 
 
-def _measured_jpeg(rgb: np.ndarray, threshold: float) -> tuple[dict[str, str], str] | None:
-    """JPEG blocking measured on float RGB ``rgb``: (the assessment's degradation entry, its phrase, e.g.
-    ``"strong JPEG compression artifacts"``), or None below ``threshold``. The severity word comes from the
-    JPEG quality the grid strength suggests (interpolated in :data:`_BLOCKINESS_QUALITY`), graded as the
-    degradation engine grades JPEG."""
+def _measured_jpeg(rgb: np.ndarray, threshold: float) -> dict[str, str] | None:
+    """JPEG blocking measured on float RGB ``rgb``: the assessment's degradation entry (``"source":
+    "measured"``), or None below ``threshold``. The severity word comes from the JPEG quality the grid
+    strength suggests (interpolated in :data:`_BLOCKINESS_QUALITY`), graded as the degradation engine
+    grades JPEG."""
     if min(rgb.shape[:2]) <= 16:
         return None
     b = jpeg_blockiness(rgb)
@@ -988,9 +1004,8 @@ def _measured_jpeg(rgb: np.ndarray, threshold: float) -> tuple[dict[str, str], s
     xs, qs = zip(*_BLOCKINESS_QUALITY, strict=True)
     q = float(np.interp(b, xs, qs))
     word = severity_word(severity_from_strength("jpeg", 100.0 - q))
-    word = word if word != "none" else SEVERITY_WORDS[0]
-    entry = {"type": "jpeg", "severity": word, "kind": "jpeg", "source": "measured"}
-    return entry, f"{word} {noun('jpeg')}"
+    return {"type": "jpeg", "severity": word if word != "none" else SEVERITY_WORDS[0], "kind": "jpeg",
+            "source": "measured"}
 
 
 #: blind-mode diagnoses the input's own statistics can contradict: an image whose mean max(R, G, B) is at
