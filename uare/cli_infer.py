@@ -7,6 +7,7 @@ import collections
 import json
 import os
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
             print(json.dumps({"image": str(path), **a.to_dict()}))
         else:
             probs = ", ".join(f"{k} {v:.2f}" for k, v in a.level_probs.items())
-            print(f"{path}: {a.score:.2f}/5 ({a.level}) [{probs}]" + (f"\n{_indent(a.text)}" if a.text else ""))
+            print(f"{path}: {a.score:.2f}/5 ({a.level}) [{probs}]" + (f"\n{textwrap.indent(a.text, '  ')}" if a.text else ""))
     bar.close()
     if len(inputs) > 1 and not args.quiet:
         print(f"assessed {len(inputs) - skipped}, skipped {skipped}", file=sys.stderr)
@@ -170,7 +171,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(json.dumps({"a": args.a, "b": args.b, **c.to_dict()}))
     else:
         better = args.a if c.preferred == "first" else args.b
-        print(f"{better} is better (probability {c.probability:.2f})\n{_indent(c.text)}")
+        print(f"{better} is better (probability {c.probability:.2f})\n{textwrap.indent(c.text, '  ')}")
     return 0
 
 
@@ -255,7 +256,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
             if r.unchanged:  # said out loud, and no plan printed as if it had been carried out
                 msg += f"\n  unchanged: {r.unchanged}"
             elif r.analysis and single:
-                msg += "\n" + _indent(r.analysis)
+                msg += "\n" + textwrap.indent(r.analysis, "  ")
             print(msg, flush=True)
         unchanged += r.unchanged is not None
         bar.update(item=inp.name)
@@ -264,11 +265,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
         print(f"restored {len(plan) - skipped - unchanged}, unchanged {unchanged}, skipped {skipped} -> {dst}",
               file=sys.stderr)
     return 2 if skipped else 0
-
-
-def _indent(text: str, pad: str = "  ") -> str:
-    """Every line of a model text indented under its image's line."""
-    return "\n".join(pad + line for line in text.splitlines())
 
 
 def _split_alpha(img):

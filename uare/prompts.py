@@ -21,6 +21,7 @@ from uare.quality.templates import (
     QUALITY_CLEAN,
     SR_SAME_SIZE_INTENTS,
     VERDICTS,
+    join_phrases,
 )
 from uare.quality.words import noun
 from uare.tasks import RESTORE_TASKS as _TASKS
@@ -83,8 +84,7 @@ def description_prefix(level: str, score: float) -> str:
 
 def _defects(degradations: list[dict[str, str]]) -> str:
     """``"strong Gaussian noise and mild blur"``: the entries' ``<severity word> <noun>`` phrases, joined."""
-    items = [f"{d['severity']} {noun(d['type'], d.get('kind'))}" for d in degradations]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return join_phrases([f"{d['severity']} {noun(d['type'], d.get('kind'))}" for d in degradations])
 
 
 def description_from(level: str, score: float, degradations: list[dict[str, str]]) -> str:

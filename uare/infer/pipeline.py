@@ -507,22 +507,9 @@ class UARE:
             text = self._write(self._prefill(vit_ctxs[0], request)[0], None, prompts.description_prefix(level, score),
                                self.defaults.max_description_tokens)
             degradations = _parse_degradations(text)
-            said = _measured_jpeg(prep.rgb, self.defaults.jpeg_blockiness) if self.defaults.jpeg_blockiness else None
-            own = [x for x in degradations if x["type"] == "jpeg"]
-            if said is not None and (not own or SEVERITY_WORDS.index(own[0]["severity"])
-                                     < SEVERITY_WORDS.index(said["severity"])):
-                # JPEG blocking the model missed or rated milder than the pixels show: stated with the
-                # model's other findings, in physical order, in the description's own phrasing
-                degradations = sorted([x for x in degradations if x["type"] != "jpeg"] + [said],
-                                      key=lambda x: CATEGORIES.index(x["type"]))
-                text = prompts.description_from(level, score, degradations)
-            allowed = self.defaults.kind_words
-            if any(x.get("kind") and x["type"] in allowed and x["kind"] not in allowed[x["type"]]
-                   for x in degradations):  # words the model cannot back: said with the category's word
-                degradations = [{k: v for k, v in x.items() if k != "kind"}
-                                if x["type"] in allowed and x.get("kind") not in allowed[x["type"]] else x
-                                for x in degradations]
-                text = prompts.description_from(level, score, degradations)
+            found = _checked_findings(degradations, prep.rgb, self.defaults)
+            if found != degradations:  # re-stated from the checked findings, in the description's own phrasing
+                degradations, text = found, prompts.description_from(level, score, found)
         return Assessment(score, level, level_probs, degradations, text)
 
     def _write(self, ctx: Context, request: str | list[int] | None, prefix: str, max_tokens: int) -> str:
@@ -706,8 +693,9 @@ class UARE:
                          fidelity=fidelity, notes=notes, t0=t0)
         measured = [x["type"] for x in (assessment.degradations if assessment is not None else [])
                     if x.get("source") == "measured"]
-        rated_good = (assessment is not None and task == "auto" and not force and d.keep_level and not measured
-                      and LEVELS.index(assessment.level) >= LEVELS.index(d.keep_level))
+        good = (assessment is not None and task == "auto" and not force and bool(d.keep_level)
+                and LEVELS.index(assessment.level) >= LEVELS.index(d.keep_level))
+        rated_good = good and not measured
         if rated_good and scale > 1 and d.plan_from_assessment:
             # an enlargement was asked for: carried out, and only it (the gate keeps the rest as it is)
             job.untreated = {x["type"] for x in assessment.degradations} - {"lowres"}
@@ -726,8 +714,7 @@ class UARE:
             # central tile at native resolution (what the model was trained on), then used for every
             # tile. It continues a prefix that states the assessment's level and score (and, with
             # plan_from_assessment, its degradations and the plan).
-            if measured and task == "auto" and d.keep_level and LEVELS.index(assessment.level) >= LEVELS.index(
-                    d.keep_level):
+            if good and measured:
                 notes.append(f"assessed {assessment.level} ({assessment.score:.2f}/5), but {', '.join(measured)} "
                              "measured on the input: restored")
             degr = assessment.degradations
@@ -853,7 +840,7 @@ class UARE:
                 out = self._refine(job, out)
         if self.defaults.max_color_shift > 0 and _keeps_mean(job.task, job.assessment, job.plan_text, job.skipped):
             out = _color_check(out, job.lq, self.defaults.max_color_shift, job.notes)
-            if job.notes and job.notes[-1].endswith("returned the input unchanged"):
+            if out is job.lq:  # refused
                 job.unchanged = ("the restored colour moved too far from the input's (colour check); "
                                  "--fidelity or --task change what is tried")
         return out
@@ -1008,6 +995,25 @@ def _measured_jpeg(rgb: np.ndarray, threshold: float) -> dict[str, str] | None:
             "source": "measured"}
 
 
+def _checked_findings(degradations: list[dict[str, str]], rgb: np.ndarray, d: InferenceDefaults
+                      ) -> list[dict[str, str]]:
+    """A description's findings after the checks of ``d``: JPEG blocking measured on ``rgb`` that the model
+    missed or rated milder replaces its JPEG entry (in physical order, ``jpeg_blockiness``), and sub-type
+    words the model cannot back lose their kind (``kind_words``). Unchanged findings come back as they are."""
+    out = degradations
+    said = _measured_jpeg(rgb, d.jpeg_blockiness) if d.jpeg_blockiness else None
+    own = [x for x in out if x["type"] == "jpeg"]
+    if said is not None and (not own or SEVERITY_WORDS.index(own[0]["severity"]) < SEVERITY_WORDS.index(said["severity"])):
+        out = sorted([x for x in out if x["type"] != "jpeg"] + [said], key=lambda x: CATEGORIES.index(x["type"]))
+
+    def unbacked(x: dict[str, str]) -> bool:
+        return bool(x.get("kind")) and x["type"] in d.kind_words and x["kind"] not in d.kind_words[x["type"]]
+
+    if any(map(unbacked, out)):
+        out = [{k: v for k, v in x.items() if k != "kind"} if unbacked(x) else x for x in out]
+    return out
+
+
 #: blind-mode diagnoses the input's own statistics can contradict: an image whose mean max(R, G, B) is at
 #: least this is not underexposed (the bench's low-light inputs: <= 0.35; saturated reds assessed as
 #: "underexposed": >= 0.6), and one whose mean CIELAB chroma is at least this is not hazy (haze
@@ -1074,7 +1080,7 @@ def _color_check(out: np.ndarray, lq: np.ndarray, limit: float, notes: list[str]
         return half
     notes.append(f"colour check: the output's mean colour moved {s:.1f} (CIELAB a*b*, limit {limit:g}); "
                  "returned the input unchanged")
-    return lq.copy()
+    return lq  # the input itself: callers tell a refused output by identity
 
 
 def _center(rgb: np.ndarray, side: int) -> np.ndarray:

@@ -313,7 +313,8 @@ def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def _join(items: list[str]) -> str:
+def join_phrases(items: list[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -388,7 +389,7 @@ def analysis_text(
     defects = defect_phrases(summary)
     fields = {"level": summary.level, "a_level": _a(summary.level), "score": f"{summary.score:.2f}"}
     if defects:
-        quality = _pick(rng, QUALITY).format(defects=_join(defects), **fields)
+        quality = _pick(rng, QUALITY).format(defects=join_phrases(defects), **fields)
     else:
         quality = _pick(rng, QUALITY_CLEAN).format(**fields)
 
@@ -409,7 +410,7 @@ def description_text(summary: QualitySummary, rng: np.random.Generator) -> str:
     fields = {"level": summary.level, "a_level": _a(summary.level), "score": f"{summary.score:.2f}"}
     defects = defect_phrases(summary)
     if defects:
-        return _pick(rng, DESCRIPTION).format(defects=_join(defects), **fields)
+        return _pick(rng, DESCRIPTION).format(defects=join_phrases(defects), **fields)
     return _pick(rng, DESCRIPTION_CLEAN).format(**fields)
 
 
@@ -422,7 +423,7 @@ def _clause(
 ) -> str:
     defects = defect_phrases(summary)
     if defects:
-        return _pick(rng, pool).format(defects=_join(defects), o=other)
+        return _pick(rng, pool).format(defects=join_phrases(defects), o=other)
     return _pick(rng, clean_pool).format(o=other)
 
 
