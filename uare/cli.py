@@ -72,6 +72,15 @@ def _known_types() -> str:
     return f": {', '.join(DEFAULT_TYPES)}{opt_in}"
 
 
+def _pipelines() -> tuple[tuple[str, ...] | None, str]:
+    """The ``--pipeline`` choices and help, from the pipeline table (:mod:`uare.degrade.pipelines`)."""
+    try:
+        from uare.degrade.pipelines import PIPELINE_TABLE
+    except ImportError:  # help must work even if the engine is broken or absent; the engine then refuses
+        return None, "a degradation pipeline"
+    return tuple(p.name for p in PIPELINE_TABLE), "; ".join(f"{p.name}: {p.description}" for p in PIPELINE_TABLE)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``uare`` argument parser, with one sub-parser per command."""
     parser = argparse.ArgumentParser(
@@ -92,9 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     deg.add_argument("input", metavar="IN", help="input image file or folder")
     deg.add_argument("-o", "--output", metavar="OUT", required=True,
                      help="output image file (or folder, for a folder IN or an existing folder)")
-    deg.add_argument("--pipeline", choices=("single", "multi", "realesrgan"), default="single",
-                     help="single: one type; multi: 2-3 types in physical order; realesrgan: the "
-                     "Real-ESRGAN second-order pipeline (default: single)")
+    pipelines, pipeline_help = _pipelines()
+    deg.add_argument("--pipeline", choices=pipelines, default="single",
+                     help=f"{pipeline_help} (default: single)")
     deg.add_argument("--types", type=_types, default=None, metavar="T1,T2",
                      help=f"comma-separated degradation types{_known_types()} (default: drawn at random)")
     deg.add_argument("--severity", type=int, choices=range(1, 6), default=None, metavar="1-5",
@@ -119,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     from uare.cli_train import add_parsers as add_train_parsers
 
     add_train_parsers(sub)
+
+    from uare.cli_data import add_parsers as add_data_parsers
+
+    add_data_parsers(sub)
 
     from uare.cli_eval import add_parsers as add_eval_parsers
 

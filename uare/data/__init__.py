@@ -3,7 +3,9 @@
 - :mod:`uare.data.items` — data-side plan items (pixels, not latents), dropout, packing with BAGEL positions;
 - :mod:`uare.data.sources` — restoration (on-the-fly or paired), IQA (synthetic or MOS tables), interleaved;
 - :mod:`uare.data.mos` — KonIQ / SPAQ / KADID / generic MOS tables mapped to the five levels;
-- :mod:`uare.data.stream` — packs to a token budget, a pure function of (seed, rank, sample index).
+- :mod:`uare.data.stream` — packs to a token budget, a pure function of (seed, rank, sample index) for folder
+  sources, with per-reader cursors for shard sources;
+- :mod:`uare.data.shards` — WebDataset tar / BAGEL parquet shards: packing, manifests, a resumable stream.
 """
 
 from uare.data.config import CurriculumConfig, DataConfig, DropoutConfig, SourceConfig

@@ -23,6 +23,11 @@ class SourceConfig:
     kind: str = "restoration"
     weight: float = 1.0
     folders: list[str] = field(default_factory=list)
+    # restoration / iqa / interleaved: clean images from shards instead of folders (uare.data.shards): shard
+    # folders written by `uare data pack` (tar or parquet, with a manifest), BAGEL parquet data_dirs, or
+    # BAGEL-style dataset_info.json files (file.json#group/name for one entry). Read as a stream: every
+    # image once per epoch across ranks x data workers, resumed exactly from a checkpoint.
+    shards: list[str] = field(default_factory=list)
     lq_folder: str = ""
     hq_folder: str = ""
     table: str = ""
@@ -83,6 +88,9 @@ class CurriculumConfig:
     sr_scales: list[int] = field(default_factory=lambda: [2, 4])
     highorder_scale: int = 4
     usm_gt: bool = False  # Real-ESRGAN sharpens the ground truth of its high-order pairs; off by default
+    # the high-order sub-stage's pipelines and their weights (uare.degrade.HIGHORDER_PIPELINES: realesrgan,
+    # apisr); the default, Real-ESRGAN alone, draws nothing, so seeded samples stay as they were
+    highorder_pipelines: dict[str, float] = field(default_factory=lambda: {"realesrgan": 1.0})
 
 
 @dataclass

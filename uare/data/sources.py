@@ -43,7 +43,8 @@ from uare.data.sequence import (
     restore_sequence,
     score_sequence,
 )
-from uare.degrade import PIPELINES, Curriculum, degrade, usm_sharpen
+from uare.data.shards import ShardStream, open_shards
+from uare.degrade import HIGHORDER_PIPELINES, PIPELINES, Curriculum, degrade, usm_sharpen
 from uare.degrade.record import DegradationRecord
 from uare.degrade.types import TYPE_CATEGORY, pool_types
 from uare.quality import (
@@ -127,7 +128,10 @@ class _FolderSource:
 
     def __init__(self, cfg: SourceConfig, geo: Geometry, tokenizer, cache: ImageCache):
         self.cfg, self.geo, self.tok, self.cache = cfg, geo, tokenizer, cache
-        self.files = list_images(cfg.folders) if cfg.kind != "paired" else []
+        # images from shards (read as a stream, one record after the other) or from folders (drawn at random)
+        self.shards = open_shards(cfg.shards) if cfg.shards else None
+        self.stream: ShardStream | None = None  # set per reader slot by uare.data.stream.PackDataset
+        self.files = list_images(cfg.folders) if cfg.kind != "paired" and not cfg.shards else []
         lo, hi = (cfg.crop * 2)[:2] if len(cfg.crop) == 1 else cfg.crop[:2]
         top = geo.latent_stride * geo.max_latent_side
         if hi > top:
@@ -139,14 +143,26 @@ class _FolderSource:
         self.pool = _pool(cfg)
 
     def _crop(self, rng: np.random.Generator, stride: int | None = None) -> tuple[np.ndarray, str]:
-        path = self.files[int(rng.integers(len(self.files)))]
+        if self.shards is not None:
+            if self.stream is None:
+                raise DataError("a shard source reads through a stream: build it with uare.data.PackDataset")
+            rec, img = self.stream.peek()
+            name = f"{self.stream.unit_name()}:{rec.key}"
+        else:
+            path = self.files[int(rng.integers(len(self.files)))]
+            img, name = self.cache.load(path), path.name
         size = crop_size(rng, self.crop_lo, self.crop_hi, stride or self.geo.latent_stride)
-        return random_crop(self.cache.load(path), size, rng), path.name
+        return random_crop(img, size, rng), name
+
+    def commit(self) -> None:
+        """The sample just built is used: a shard source moves past its record (folders draw at random)."""
+        if self.stream is not None:
+            self.stream.advance()
 
     def _mix_degrade(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, DegradationRecord]:
         pipeline = _weighted(rng, self.cfg.pipelines)
-        if pipeline == "realesrgan":
-            return degrade(img, "realesrgan", scale=self.cfg.realesrgan_scale, seed=rng)
+        if pipeline in HIGHORDER_PIPELINES:  # they draw their own types (realesrgan, apisr)
+            return degrade(img, pipeline, scale=self.cfg.realesrgan_scale, seed=rng)
         scale = int(rng.choice(self.cfg.sr_scales)) if rng.uniform() < self.cfg.sr_prob else 1
         return degrade(img, pipeline, scale=scale, seed=rng, pool=self.pool)
 
@@ -178,7 +194,7 @@ class RestorationSource(_FolderSource):
         self.usm_gt = c.usm_gt
         self.curriculum = Curriculum(c.single_steps, c.multi_steps, c.highorder_steps, c.factor, c.severity_start,
                                      c.severity_end, c.ramp, c.sr_prob, tuple(c.sr_scales), c.highorder_scale,
-                                     pool=self.pool)
+                                     pool=self.pool, highorder_pipelines=dict(c.highorder_pipelines))
 
     def degrade(self, img: np.ndarray, rng: np.random.Generator, step: int
                 ) -> tuple[np.ndarray, DegradationRecord, str]:
@@ -193,7 +209,7 @@ class RestorationSource(_FolderSource):
         lq, rec, stage = self.degrade(img, rng, step)
         h, w = (int(v) for v in rec.input_size)
         hq = img[:h, :w]
-        if self.usm_gt and stage == "realesrgan":
+        if self.usm_gt and rec.pipeline == "realesrgan":  # Real-ESRGAN's recipe sharpens its own GT only
             hq = usm_sharpen(hq)
         summary = summarize(rec)
         task = pick_task(summary, rng, self.cfg.auto_prob)
@@ -475,6 +491,6 @@ def build_source(cfg: SourceConfig, geo: Geometry, tokenizer, cache: ImageCache,
 
 def source_paths(cfg: SourceConfig) -> list[Path]:
     """Every path a source reads (for the check that no test folder is used)."""
-    paths = [Path(f) for f in cfg.folders]
+    paths = [Path(f) for f in cfg.folders] + [Path(str(f).partition("#")[0]) for f in cfg.shards]
     paths += [Path(p) for p in (cfg.lq_folder, cfg.hq_folder, cfg.table, cfg.image_root) if p]
     return paths

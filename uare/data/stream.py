@@ -4,10 +4,18 @@ Order: rank ``r`` trains on packs ``0, 1, 2, ...``; pack ``p`` belongs to optimi
 Pack ``p`` is filled with samples ``j = 0, 1, ...``, sample ``(p, j)`` being drawn from
 ``numpy.random.default_rng([seed, r, p, j])`` (the source, the image, the crop, the degradation, the texts
 and the dropout). Filling stops before the first sample that would exceed ``tokens_per_pack`` (that sample
-is dropped, not carried over) or at ``max_samples_per_pack``. So the whole stream is a pure function of
-``(seed, rank, global sample index (p, j))``: resuming at step ``s`` just starts at pack ``s * grad_accum``,
-and no data-loader state beyond that index needs saving. Packs are independent, so DataLoader workers
-build them in parallel and the loader returns them in order.
+is dropped, not carried over) or at ``max_samples_per_pack``. With folder sources the whole stream is a
+pure function of ``(seed, rank, global sample index (p, j))``: resuming at step ``s`` just starts at pack
+``s * grad_accum``. Packs are independent, so DataLoader workers build them in parallel and the loader
+returns them in order.
+
+Shard sources (:mod:`uare.data.shards`) read their images as a stream instead: pack ``p`` belongs to reader
+slot ``p % W`` (``W = max(1, num_workers)``; the loader hands pack ``p`` to the same worker for every ``p``
+of that slot), global slot ``rank * W + p % W`` of ``world * W``. A slot's images follow one another, so
+the image of sample ``(p, j)`` depends on the packs of its slot before ``p``; the record of a sample that
+did not fit its pack is the next one used. Each pack carries its slot's :class:`~uare.data.shards.Cursor`
+after it; the trainer keeps the latest per slot and a checkpoint stores them, so a resumed run starts
+every slot where it stood (:meth:`PackDataset.set_cursors`).
 """
 
 from __future__ import annotations
@@ -34,38 +42,79 @@ class Pack:
     samples: list[Sample] = field(default_factory=list)
     tokens: int = 0
     image_tokens: int = 0  # latent tokens of the noisy (target) images
+    slot: int = 0  # the reader slot of this rank that built it (shard sources)
+    cursors: dict[int, list[int]] | None = None  # shard source index -> its slot's cursor after this pack
+    skipped: int = 0  # damaged shard records skipped while building it
 
 
 class PackDataset(Dataset):
     """Map-style dataset: item ``p`` is :class:`Pack` ``p`` of this rank (see the module docstring)."""
 
-    def __init__(self, cfg: DataConfig, geo: Geometry, tokenizer, seed: int, rank: int = 0, grad_accum: int = 1):
+    def __init__(self, cfg: DataConfig, geo: Geometry, tokenizer, seed: int, rank: int = 0, grad_accum: int = 1,
+                 world: int = 1):
         if not cfg.sources:
             raise DataError("the config has no data sources (data.sources is empty)")
         self.cfg, self.geo, self.seed, self.rank, self.accum = cfg, geo, int(seed), int(rank), int(grad_accum)
+        self.world, self.readers = int(world), max(1, int(cfg.num_workers))
+        self._cursors: dict[int, dict[int, list[int]]] = {}  # slot -> source -> cursor to start from
         self.cache = ImageCache()
         self.sources = [build_source(s, geo, tokenizer, self.cache, cfg.curriculum) for s in cfg.sources]
         w = np.array([s.weight for s in cfg.sources], dtype=np.float64)
         if (w < 0).any() or w.sum() <= 0:
             raise DataError("data source weights must be >= 0 and not all 0")
         self.weights = w / w.sum()
+        #: indices of the sources that read shards
+        self.shard_sources = [k for k, s in enumerate(self.sources) if getattr(s, "shards", None) is not None]
+        for k in self.shard_sources:
+            if len(self.sources[k].shards) < self.world * self.readers:
+                raise DataError(f"data.sources.{k}: {len(self.sources[k].shards)} shard units for {self.world} "
+                                f"rank(s) x {self.readers} data worker(s); every reader needs one: pack smaller "
+                                "shards (uare data pack --shard-size) or use fewer data workers")
         self.dropout = Dropout(cfg.dropout.text, cfg.dropout.vit, cfg.dropout.vae)
 
     def __len__(self) -> int:
         return 2**62  # an endless stream; the loader's sampler picks the range
 
+    def set_cursors(self, cursors: dict[int, dict[int, list[int]]]) -> None:
+        """Where each reader slot of this rank starts (``slot -> source -> [epoch, unit, record]``, as packs
+        carry them); call before the loader is built (its workers copy the dataset)."""
+        self._cursors = {int(k): {int(a): list(b) for a, b in v.items()} for k, v in cursors.items()}
+
+    def _use_slot(self, slot: int) -> None:
+        """Point every shard source at its stream for reader slot ``slot`` of this rank."""
+        from uare.data.shards import Cursor, ShardStream
+
+        for k in self.shard_sources:
+            src = self.sources[k]
+            streams = src.__dict__.setdefault("_streams", {})
+            if slot not in streams:
+                start = self._cursors.get(slot, {}).get(k)
+                streams[slot] = ShardStream(src.shards, self.seed, self.rank * self.readers + slot,
+                                            self.world * self.readers,
+                                            Cursor.from_list(start) if start is not None else None)
+            src.stream = streams[slot]
+
     def sample(self, p: int, j: int) -> Sample:
         """Sample ``j`` of pack ``p``, dropout applied."""
+        if self.shard_sources:
+            self._use_slot(int(p) % self.readers)
         rng = np.random.default_rng([self.seed, self.rank, int(p), int(j)])
         k = int(rng.choice(len(self.sources), p=self.weights)) if len(self.sources) > 1 else 0
         s = self.sources[k](rng, int(p) // self.accum)
         s.items = apply_dropout(s.items, rng, self.dropout)
         normalize_ce(s, self.cfg.ce_norm)
         s.meta["source"] = k
+        stream = getattr(self.sources[k], "stream", None)
+        if stream is not None:  # the record this sample was cut from (what coverage checks count)
+            s.meta["record"] = [stream.cursor.epoch, stream.unit_name(), stream.peek()[0].key]
         return s
 
     def __getitem__(self, p: int) -> Pack:
-        pack = Pack(int(p), int(p) // self.accum)
+        pack = Pack(int(p), int(p) // self.accum, slot=int(p) % self.readers)
+        shard = self.shard_sources
+        if shard:
+            self._use_slot(pack.slot)
+            skipped0 = sum(self.sources[k].stream.skipped for k in shard)
         budget = self.cfg.tokens_per_pack
         for j in range(self.cfg.max_samples_per_pack):
             s = self.sample(p, j)
@@ -75,9 +124,15 @@ class PackDataset(Dataset):
                                 "raise the budget or lower the crop / ViT sizes")
             if pack.tokens + n > budget:
                 break
+            src = self.sources[s.meta["source"]]
+            if hasattr(src, "commit"):
+                src.commit()
             pack.samples.append(s)
             pack.tokens += n
             pack.image_tokens += s.num_image_tokens(self.geo.latent_stride)
+        if shard:
+            pack.cursors = {k: self.sources[k].stream.cursor.to_list() for k in shard}
+            pack.skipped = sum(self.sources[k].stream.skipped for k in shard) - skipped0
         return pack
 
 

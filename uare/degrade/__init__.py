@@ -1,4 +1,4 @@
-"""The degradation engine: operators, calibrated severities and the four pipelines.
+"""The degradation engine: operators, calibrated severities and the pipelines (:mod:`uare.degrade.pipelines`).
 
 Every operator takes a uint8 / uint16 / float [0, 1] image (HxW, HxWx1 or HxWx3), returns the
 image in the same dtype and a :class:`Step` recording exactly what it did; every random choice
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from uare.degrade.apisr import APISRConfig, apisr
 from uare.degrade.blur import apply_kernel, defocus_blur, gaussian_blur, motion_blur, sinc_filter
 from uare.degrade.curriculum import Curriculum
 from uare.degrade.haze import add_haze, depth_proxy
 from uare.degrade.jpeg import jpeg_compress
 from uare.degrade.lowlight import lowlight, sensor_noise
 from uare.degrade.noise import add_gaussian_noise, add_poisson_noise, add_salt_pepper
+from uare.degrade.pipelines import HIGHORDER_PIPELINES, PIPELINE_TABLE, PIPELINES, Pipeline, run_pipeline
 from uare.degrade.rain import add_rain
 from uare.degrade.realesrgan import RealESRGANConfig, realesrgan
 from uare.degrade.record import CATEGORIES, DegradationRecord, Step
@@ -34,8 +36,6 @@ from uare.degrade.types import (
     pool_types,
 )
 
-PIPELINES: tuple[str, ...] = ("single", "multi", "realesrgan")
-
 
 def degrade(img: np.ndarray, pipeline: str = "single", types: list[str] | None = None, severity: int | None = None,
             scale: int = 1, seed: int | np.random.Generator | None = 0,
@@ -44,7 +44,8 @@ def degrade(img: np.ndarray, pipeline: str = "single", types: list[str] | None =
 
     Args:
         img: HxW, HxWx1 or HxWx3 image, uint8 / uint16 or float in [0, 1].
-        pipeline: ``single`` (one type), ``multi`` (2-3 types in physical order) or ``realesrgan``.
+        pipeline: a row of :data:`PIPELINE_TABLE`: ``single`` (one type), ``multi`` (2-3 types in physical
+            order), ``realesrgan`` or ``apisr`` (these two draw their own types and strengths).
         types: type names (any of :data:`TYPES`); ``single`` takes one, ``multi`` 2-3; None = random.
         severity: level 1..5 for ``single`` / ``multi``; None = random.
         scale: 1, 2, 3 or 4; the output is exactly H/scale x W/scale of the mod-cropped input.
@@ -55,30 +56,15 @@ def degrade(img: np.ndarray, pipeline: str = "single", types: list[str] | None =
     Returns:
         The degraded image in the input's dtype and the record of what was applied.
     """
-    if pipeline == "single":
-        if types is not None and len(types) != 1:
-            raise ValueError(f"the single pipeline takes exactly one type, got {len(types)}: {', '.join(types)}")
-        return single(img, types[0] if types else None, severity, scale, seed, pool=pool)
-    if pipeline == "multi":
-        if types is not None and not 2 <= len(types) <= 3:
-            raise ValueError(f"the multi pipeline takes 2 or 3 types, got {len(types)}")
-        return multi(img, types, severity, scale, seed, pool=pool)
-    if pipeline == "realesrgan":
-        if types:
-            raise ValueError("the realesrgan pipeline draws its own types; do not pass --types")
-        if severity is not None:
-            raise ValueError("the realesrgan pipeline draws its own strengths; do not pass --severity")
-        if pool is not None:
-            raise ValueError("the realesrgan pipeline draws its own types; it takes no pool")
-        return realesrgan(img, scale, seed)
-    raise ValueError(f"unknown pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")
+    return run_pipeline(img, pipeline, types, severity, scale, seed, pool)
 
 
 __all__ = [
-    "CATEGORIES", "CATEGORY_TABLE", "PHYSICAL_ORDER", "PIPELINES", "SINGLE_LEVELS", "SINGLE_TYPES", "STRENGTH_TABLE",
+    "CATEGORIES", "CATEGORY_TABLE", "HIGHORDER_PIPELINES", "PHYSICAL_ORDER", "PIPELINES", "PIPELINE_TABLE", "SINGLE_LEVELS", "SINGLE_TYPES", "STRENGTH_TABLE",
     "TYPES", "TYPE_TABLE",
-    "Category", "Curriculum", "DegradationRecord", "DegradationType", "RealESRGANConfig", "Step",
-    "add_gaussian_noise", "add_haze", "add_poisson_noise", "add_rain", "add_salt_pepper", "apply_kernel", "defocus_blur", "degrade",
+    "APISRConfig", "Category", "Curriculum", "DegradationRecord", "DegradationType", "Pipeline", "RealESRGANConfig",
+    "Step",
+    "add_gaussian_noise", "add_haze", "apisr", "add_poisson_noise", "add_rain", "add_salt_pepper", "apply_kernel", "defocus_blur", "degrade",
     "depth_proxy", "gaussian_blur", "jpeg_compress", "lowlight", "lowres", "modcrop", "motion_blur", "multi",
     "pool_types", "realesrgan", "resize", "sensor_noise", "severity_from_strength", "single", "sinc_filter", "sr_downsample",
     "usm_sharpen",

@@ -9,11 +9,14 @@ import numpy as np
 
 from uare.degrade._array import ensure_hwc, from_float, make_rng, to_float
 from uare.degrade.kernels import (
+    KERNEL_LIST,
+    KERNEL_PROB,
     disk_kernel,
+    draw_mixed_kernel,
     effective_sigma,
     gaussian_kernel,
+    mixed_kernel,
     motion_kernel,
-    random_mixed_kernel,
     sinc_kernel,
 )
 from uare.degrade.record import Step
@@ -83,6 +86,39 @@ def sinc_filter(img: np.ndarray, omega_c: float, size: int = 21) -> tuple[np.nda
     return from_float(filter_float(f, k), meta), step
 
 
+def draw_realesrgan_kernel(
+    rng: np.random.Generator,
+    sigma_range: tuple[float, float] = (0.2, 3.0),
+    sinc_prob: float = 0.1,
+    kernel_range: tuple[int, int] = (7, 21),
+    betag_range: tuple[float, float] = (0.5, 4.0),
+    betap_range: tuple[float, float] = (1.0, 2.0),
+    kernel_list: tuple[str, ...] = KERNEL_LIST,
+    kernel_prob: tuple[float, ...] = KERNEL_PROB,
+) -> dict:
+    """Draw the parameters of a Real-ESRGAN blur kernel (:func:`realesrgan_kernel` builds it).
+
+    Size is uniform over the odd numbers in ``kernel_range``; sinc with ``sinc_prob`` (cut-off
+    U[pi/3, pi] for sizes below 13, U[pi/5, pi] otherwise), else the mixed Gaussian family.
+    """
+    size = int(rng.choice(np.arange(kernel_range[0], kernel_range[1] + 1, 2)))
+    if rng.uniform() < sinc_prob:
+        lo = math.pi / 3 if size < 13 else math.pi / 5
+        return {"kernel": "sinc", "size": size, "omega_c": float(rng.uniform(lo, math.pi))}
+    return draw_mixed_kernel(rng, size, sigma_range=sigma_range, betag_range=betag_range, betap_range=betap_range,
+                             kernel_list=kernel_list, kernel_prob=kernel_prob)
+
+
+def realesrgan_kernel(params: dict, pad_to: int = 21) -> np.ndarray:
+    """The kernel :func:`draw_realesrgan_kernel`'s parameters describe, zero-padded to ``pad_to``."""
+    size = int(params["size"])
+    if params["kernel"] == "sinc":
+        return sinc_kernel(size, params["omega_c"], pad_to=pad_to)
+    p = (pad_to - size) // 2
+    k = mixed_kernel(params)
+    return np.pad(k, ((p, p), (p, p))) if p > 0 else k
+
+
 def random_realesrgan_kernel(
     rng: np.random.Generator,
     sigma_range: tuple[float, float] = (0.2, 3.0),
@@ -95,14 +131,8 @@ def random_realesrgan_kernel(
     Size is uniform over the odd numbers in ``kernel_range``; the sinc cut-off is U[pi/3, pi] for
     sizes below 13 and U[pi/5, pi] otherwise; every kernel is zero-padded to ``pad_to``.
     """
-    size = int(rng.choice(np.arange(kernel_range[0], kernel_range[1] + 1, 2)))
-    if rng.uniform() < sinc_prob:
-        lo = math.pi / 3 if size < 13 else math.pi / 5
-        omega = float(rng.uniform(lo, math.pi))
-        return sinc_kernel(size, omega, pad_to=pad_to), {"kernel": "sinc", "size": size, "omega_c": omega}
-    k, params = random_mixed_kernel(rng, size, sigma_range=sigma_range)
-    p = (pad_to - size) // 2
-    return np.pad(k, ((p, p), (p, p))), params
+    params = draw_realesrgan_kernel(rng, sigma_range, sinc_prob, kernel_range)
+    return realesrgan_kernel(params, pad_to), params
 
 
 def kernel_step(kernel: np.ndarray, params: dict, op: str = "blur") -> Step:

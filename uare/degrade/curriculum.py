@@ -1,20 +1,26 @@
-"""The easy-to-hard stage-1 curriculum: single -> multi -> high-order (Real-ESRGAN) degradations.
+"""The easy-to-hard stage-1 curriculum: single -> multi -> high-order (Real-ESRGAN, APISR) degradations.
 
 The paper trains the restoration expert for 10K steps on single degradations, 20K on mixed ones
-and 1.5K on high-order Real-ESRGAN-style ones with 4x down-sampling. ``factor`` scales those
-boundaries for small runs (factor 0.01 gives 100 / 200 / 15 steps). Within the single and multi
-sub-stages the largest severity level ramps linearly from ``severity_start`` to ``severity_end``
-over the first ``ramp`` fraction of the sub-stage, so each sub-stage itself goes easy to hard.
+and 1.5K on high-order ones "synthesised with the Real-ESRGAN and APISR degradation pipelines plus
+4x downsampling". ``factor`` scales those boundaries for small runs (factor 0.01 gives 100 / 200 / 15
+steps). Within the single and multi sub-stages the largest severity level ramps linearly from
+``severity_start`` to ``severity_end`` over the first ``ramp`` fraction of the sub-stage, so each
+sub-stage itself goes easy to hard.
+
+The high-order sub-stage (named ``realesrgan`` in :data:`STAGES`, after its first and default pipeline)
+draws each sample's pipeline by the ``highorder_pipelines`` weights. The default, Real-ESRGAN alone,
+draws nothing, so every seeded sample is the one a curriculum without the weights gave.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from uare.degrade._array import make_rng
-from uare.degrade.realesrgan import realesrgan
+from uare.degrade.pipelines import HIGHORDER_PIPELINES, PIPELINE
 from uare.degrade.record import DegradationRecord
 from uare.degrade.single import multi, single
 
@@ -36,6 +42,8 @@ class Curriculum:
     sr_scales: tuple[int, ...] = (2, 4)
     highorder_scale: int = 4
     pool: tuple[str, ...] | None = None  # types the single / multi sub-stages draw from (None: the default pool)
+    #: high-order pipeline -> weight (a mapping or (name, weight) pairs; kept as pairs); one pipeline draws nothing
+    highorder_pipelines: Mapping[str, float] | tuple[tuple[str, float], ...] = (("realesrgan", 1.0),)
 
     def __post_init__(self) -> None:
         if min(self.single_steps, self.multi_steps, self.highorder_steps) < 0 or self.factor <= 0:
@@ -44,6 +52,14 @@ class Curriculum:
             raise ValueError("need 1 <= severity_start <= severity_end <= 5")
         if not 0 < self.ramp <= 1:
             raise ValueError("ramp must be in (0, 1]")
+        pairs = tuple(dict(self.highorder_pipelines).items())
+        bad = [n for n, _ in pairs if n not in HIGHORDER_PIPELINES]
+        if bad:
+            raise ValueError(f"highorder_pipelines: {', '.join(map(repr, bad))} is not a high-order pipeline; "
+                             f"choose from {', '.join(HIGHORDER_PIPELINES)}")
+        if not pairs or any(w < 0 for _, w in pairs) or sum(w for _, w in pairs) <= 0:
+            raise ValueError("highorder_pipelines: give weights >= 0, not all zero")
+        object.__setattr__(self, "highorder_pipelines", tuple((n, float(w)) for n, w in pairs))
 
     @property
     def boundaries(self) -> tuple[int, int, int]:
@@ -81,10 +97,22 @@ class Curriculum:
         rng = make_rng(seed)
         stage = self.stage_at(step)
         if stage == "realesrgan":
-            out, rec = realesrgan(img, scale=self.highorder_scale, seed=rng)
+            name = self.highorder_pipeline(rng)
+            out, rec = PIPELINE[name].fn(img, scale=self.highorder_scale, seed=rng)
         else:
             scale = int(rng.choice(self.sr_scales)) if rng.uniform() < self.sr_prob else 1
             fn = single if stage == "single" else multi
             out, rec = fn(img, scale=scale, seed=rng, max_severity=self.max_severity_at(step), pool=self.pool)
-        rec.notes.append(f"curriculum step {step}: {stage}, max severity {self.max_severity_at(step)}")
+        note = f"curriculum step {step}: {stage}, max severity {self.max_severity_at(step)}"
+        if stage == "realesrgan" and rec.pipeline != "realesrgan":
+            note += f", high-order pipeline {rec.pipeline}"
+        rec.notes.append(note)
         return out, rec
+
+    def highorder_pipeline(self, rng: np.random.Generator) -> str:
+        """The pipeline of one high-order sample, drawn by weight (no draw when there is only one)."""
+        pairs = self.highorder_pipelines
+        if len(pairs) == 1:
+            return pairs[0][0]
+        w = np.array([w for _, w in pairs], dtype=np.float64)
+        return pairs[int(rng.choice(len(pairs), p=w / w.sum()))][0]

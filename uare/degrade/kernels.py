@@ -145,6 +145,44 @@ def _sample_beta(rng: np.random.Generator, beta_range: tuple[float, float]) -> f
     return float(rng.uniform(1.0, beta_range[1]))
 
 
+def draw_mixed_kernel(
+    rng: np.random.Generator,
+    size: int,
+    sigma_range: tuple[float, float] = (0.2, 3.0),
+    betag_range: tuple[float, float] = (0.5, 4.0),
+    betap_range: tuple[float, float] = (1.0, 2.0),
+    rotation_range: tuple[float, float] = (-math.pi, math.pi),
+    kernel_list: tuple[str, ...] = KERNEL_LIST,
+    kernel_prob: tuple[float, ...] = KERNEL_PROB,
+) -> dict:
+    """Draw the parameters of one kernel of Real-ESRGAN's mixed family (:func:`mixed_kernel` builds it)."""
+    name = str(rng.choice(kernel_list, p=np.asarray(kernel_prob) / np.sum(kernel_prob)))
+    iso = name.endswith("iso") and not name.endswith("aniso")
+    sx = float(rng.uniform(*sigma_range))
+    if iso:
+        sy, theta = sx, 0.0
+    else:
+        sy = float(rng.uniform(*sigma_range))
+        theta = float(rng.uniform(*rotation_range))
+    params: dict = {"kernel": name, "size": size, "sigma_x": sx, "sigma_y": sy, "theta": theta}
+    if name.startswith("generalized"):
+        params["beta"] = _sample_beta(rng, betag_range)
+    elif name.startswith("plateau"):
+        params["beta"] = _sample_beta(rng, betap_range)
+    return params
+
+
+def mixed_kernel(params: dict) -> np.ndarray:
+    """The kernel that :func:`draw_mixed_kernel`'s parameters describe (unpadded, ``size`` x ``size``)."""
+    name, size = params["kernel"], int(params["size"])
+    sx, sy, theta = params["sigma_x"], params["sigma_y"], params["theta"]
+    if name.startswith("generalized"):
+        return generalized_gaussian_kernel(size, sx, sy, theta, params["beta"])
+    if name.startswith("plateau"):
+        return plateau_kernel(size, sx, sy, theta, params["beta"])
+    return gaussian_kernel(size, sx, sy, theta)
+
+
 def random_mixed_kernel(
     rng: np.random.Generator,
     size: int,
@@ -156,23 +194,6 @@ def random_mixed_kernel(
     kernel_prob: tuple[float, ...] = KERNEL_PROB,
 ) -> tuple[np.ndarray, dict]:
     """One kernel of Real-ESRGAN's mixed family; returns the kernel and its parameters."""
-    name = str(rng.choice(kernel_list, p=np.asarray(kernel_prob) / np.sum(kernel_prob)))
-    iso = name.endswith("iso") and not name.endswith("aniso")
-    sx = float(rng.uniform(*sigma_range))
-    if iso:
-        sy, theta = sx, 0.0
-    else:
-        sy = float(rng.uniform(*sigma_range))
-        theta = float(rng.uniform(*rotation_range))
-    params: dict = {"kernel": name, "size": size, "sigma_x": sx, "sigma_y": sy, "theta": theta}
-    if name.startswith("generalized"):
-        beta = _sample_beta(rng, betag_range)
-        params["beta"] = beta
-        k = generalized_gaussian_kernel(size, sx, sy, theta, beta)
-    elif name.startswith("plateau"):
-        beta = _sample_beta(rng, betap_range)
-        params["beta"] = beta
-        k = plateau_kernel(size, sx, sy, theta, beta)
-    else:
-        k = gaussian_kernel(size, sx, sy, theta)
-    return k, params
+    params = draw_mixed_kernel(rng, size, sigma_range, betag_range, betap_range, rotation_range, kernel_list,
+                               kernel_prob)
+    return mixed_kernel(params), params

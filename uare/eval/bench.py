@@ -6,6 +6,11 @@
   reports; each returns summary JSON + Markdown (``benchmarks/`` call them too);
 - :func:`image_folders`: the folders of clean test images (the defaults, or checked ``--images``).
 
+Metrics that cannot be computed here (pyiqa or its weights missing) are left out with one note line
+each (:class:`uare.eval.metricset.Unavailable`) and None / "–" cells; only when none of the
+requested metrics can be computed is it an error. Named sets (``sets=``) are those of
+:mod:`uare.eval.sets`.
+
 Nothing here prints; the CLI (:mod:`uare.cli_eval`) does.
 """
 
@@ -40,16 +45,19 @@ def eval_restore(pred: str | Path, gt: str | Path, metrics: str = "psnr,ssim", p
                  scale: int = 1, crop_border: int | None = None, device: str = "cpu") -> EvalReport:
     """Fidelity / no-reference ``metrics`` (comma-separated) of the restored images in ``pred`` vs ``gt``.
 
-    ``protocol`` defaults to ``basicsr`` when ``scale`` > 1, else ``rgb``.
+    ``protocol`` defaults to ``basicsr`` when ``scale`` > 1, else ``rgb``. Unavailable metrics are
+    notes and None means (an error only when none is available).
     """
-    from uare.eval.metricset import build_metrics, parse_metric_names
+    from uare.eval.metricset import parse_metric_names, resolve_metrics
     from uare.eval.report import markdown_table
     from uare.eval.restore import evaluate_folders
 
     names = parse_metric_names(metrics)
     protocol = protocol or ("basicsr" if scale > 1 else "rgb")
-    built = build_metrics(names, protocol=protocol, scale=scale, crop_border=crop_border, device=device)
+    built, missing = resolve_metrics(names, protocol=protocol, scale=scale, crop_border=crop_border, device=device)
     res = evaluate_folders(pred, gt, built, scale=scale)
+    res.notes += [u.line() for u in missing]
+    res.summary["mean"].update(dict.fromkeys(u.name for u in missing))
     summary = {"pred": str(pred), "gt": str(gt), "protocol": protocol, "scale": scale,
                "crop_border": crop_border, "notes": res.notes, **res.summary}
     md = markdown_table(["n", *names], [[res.summary["n"], *[res.summary["mean"][n] for n in names]]],
@@ -87,25 +95,60 @@ def image_folders(images: list[str] | None) -> list[Path]:
 
 
 def run_bench_restore(images: list[str] | None = None, model: str | None = None, baselines: list[str] | None = None,
-                      settings: str = "all", metrics: str = "psnr,ssim,niqe,brisque", limit: int | None = None,
+                      settings: str = "all", metrics: str | None = None, limit: int | None = None,
                       seed: int = 0, device: str = "cpu", out: str | Path = "results/bench_restore",
-                      quiet: bool = False) -> dict[str, Any]:
-    """The whole ``uare bench restore`` as a function; returns summary JSON + Markdown."""
+                      quiet: bool = False, sets: str | list[str] | None = None, root: str | None = None,
+                      protocol: str | None = None) -> dict[str, Any]:
+    """The whole ``uare bench restore`` as a function; returns summary JSON + Markdown.
+
+    Without ``sets``: the fixed degradation settings on clean image folders (metrics default
+    ``psnr,ssim,niqe,brisque``). With ``sets`` (names of :data:`uare.eval.sets.PAIRED_SETS`, comma-separated;
+    ``root`` the folder of a single set): the real paired x4 sets, metrics default to the paper's eight
+    (:data:`uare.eval.sets.PAPER_SR_METRICS`), PSNR / SSIM under ``protocol`` (default ``realisr``).
+    Every name, root and layout is checked before anything is written.
+    """
     from uare.baselines import UARERestorer
     from uare.eval import bench_restore as br
+    from uare.eval import sets as es
     from uare.eval.metricset import parse_metric_names
     from uare.eval.settings import get_settings
     from uare.progress import Progress
 
-    folders = image_folders(images)
-    names = parse_metric_names(metrics)
+    if sets:
+        if images or settings not in ("all", None):
+            raise UareError("--set runs the named paired sets; leave out --images and --settings")
+        specs = es.paired_sets(sets)
+        paired = []
+        for spec, r in zip(specs, es.root_for(specs, root), strict=True):
+            pairs, layout = es.find_pairs(spec, r)
+            paired.append((spec, pairs, layout, r, es.check_pair_sizes(spec, pairs[: limit or None])))
+        names = parse_metric_names(metrics or list(es.PAPER_SR_METRICS))
+        protocol = protocol or es.PAPER_PROTOCOL
+    else:
+        if root or protocol:
+            raise UareError(f"{'--root' if root else '--protocol'} applies to --set runs only")
+        folders = image_folders(images)
+        names = parse_metric_names(metrics or "psnr,ssim,niqe,brisque")
     chosen, notes = br.select_restorers(baselines or ["all"], UARERestorer(model, device) if model else None)
     with Progress(None, "bench restore", quiet=quiet) as bar:
-        res = br.run_bench(folders, get_settings(settings), chosen, names, Path(out), seed=seed, limit=limit,
-                           progress=bar)
+        if sets:
+            res = br.run_paired([(spec, pairs) for spec, pairs, *_ in paired], chosen, names, protocol, limit,
+                                device, progress=bar)
+            for spec, pairs, layout, r, same in paired:
+                notes.append(f"{spec.name}: {len(pairs[: limit or None])} of {len(pairs)} pairs, {layout.title} "
+                             f"layout under {r}" + (f"; {same} LR image(s) of HR size reduced x1/{spec.scale} "
+                                                     "(MATLAB bicubic)" if same else ""))
+        else:
+            res = br.run_bench(folders, get_settings(settings), chosen, names, Path(out), seed=seed, limit=limit,
+                               progress=bar)
     res.notes += notes
-    meta = {"images": [str(f) for f in folders], "limit": limit, "seed": seed, "metrics": names,
-            "methods": ["input", *chosen], "model": model}
+    meta: dict[str, Any] = {"limit": limit, "seed": seed, "metrics": names, "methods": ["input", *chosen],
+                            "model": model, "unavailable": {u.name: u.line() for u in res.unavailable}}
+    if sets:
+        meta.update(sets=[spec.name for spec, *_ in paired], roots=[str(r) for *_, r, _ in paired],
+                    protocol=protocol)
+    else:
+        meta["images"] = [str(f) for f in folders]
     written = br.write_reports(res, Path(out), names, meta)
     return {"meta": meta, "summary": res.summary, "notes": res.notes, "markdown": br.markdown(res, names),
             "written": [str(p) for p in written]}
@@ -114,10 +157,17 @@ def run_bench_restore(images: list[str] | None = None, model: str | None = None,
 def run_bench_iqa(scorers: list[str] | None = None, model: str | None = None, images: list[str] | None = None,
                   limit: int | None = None, synthetic: bool = True, tid2013: bool = True, mos: str | None = None,
                   mos_images: str | None = None, seed: int = 0, device: str = "cpu",
-                  out: str | Path = "results/bench_iqa") -> dict[str, Any]:
-    """The whole ``uare bench iqa`` as a function; returns summary JSON + Markdown."""
+                  out: str | Path = "results/bench_iqa", sets: str | list[str] | None = None,
+                  root: str | None = None) -> dict[str, Any]:
+    """The whole ``uare bench iqa`` as a function; returns summary JSON + Markdown.
+
+    ``sets`` (names of :data:`uare.eval.sets.MOS_SETS`, comma-separated; ``root`` the folder of a
+    single set) replace the synthetic and TID2013 sources; ``limit`` then takes the first rows of
+    each table. Every name, root, table and image is checked before anything is scored.
+    """
     from uare.baselines import get_scorer
     from uare.eval import bench_iqa as bi
+    from uare.eval import sets as es
 
     names = scorers or ["niqe", "brisque"]
     try:
@@ -125,19 +175,31 @@ def run_bench_iqa(scorers: list[str] | None = None, model: str | None = None, im
     except ValueError as e:
         raise UareError(str(e)) from None
     sources: dict[str, Any] = {}
+    set_notes: list[str] = []
+    if sets:
+        synthetic = tid2013 = False
+        specs = es.mos_sets(sets)
+        for spec, r in zip(specs, es.root_for(specs, root), strict=True):
+            entries = es.mos_entries(spec, r, limit)
+            sources[spec.name] = es.mos_items(spec, entries)
+            set_notes.append(f"{spec.name}: {len(entries)} images under {r}"
+                             + ("; truth = -DMOS (lower DMOS = better)" if spec.lower_better else "")
+                             + (f"; resized to {spec.short_side} px on the short side" if spec.short_side else ""))
+    elif root:
+        raise UareError("--root applies to --set runs only")
     with_tasks = "uare" in sc and synthetic
     if synthetic:
         items = bi.synthetic_items(image_folders(images), limit, seed)
         # the model's own checks reuse the synthetic images, so keep them when the model is scored
         sources["synthetic"] = list(items) if with_tasks else items
-    notes = []
-    root = None
+    notes = set_notes
+    tid_root = None
     if tid2013:
-        root = bi.default_tid2013()
-        if root is None:
+        tid_root = bi.default_tid2013()
+        if tid_root is None:
             notes.append("tid2013 skipped: ../shared/datasets/iqa/pyiqa_calibration not found")
         else:
-            sources["tid2013"] = bi.tid2013_items(root)
+            sources["tid2013"] = bi.tid2013_items(tid_root)
     if mos:
         sources[Path(mos).stem] = bi.user_items(Path(mos), Path(mos_images) if mos_images else None)
     if not sources:
@@ -155,7 +217,7 @@ def run_bench_iqa(scorers: list[str] | None = None, model: str | None = None, im
 
         clean = [(f"{fo.name}/{p.stem}", bi.load_clean(p)) for fo in image_folders(images)
                  for p in iter_inputs(fo)[: limit or None]]
-        tr = iqa_tasks.run_iqa_tasks(sc["uare"].model(), sources["synthetic"], root, seed, clean=clean[:12])
+        tr = iqa_tasks.run_iqa_tasks(sc["uare"].model(), sources["synthetic"], tid_root, seed, clean=clean[:12])
         tasks = {k: v.summary() for k, v in tr.items()}
         md += "\n" + iqa_tasks.markdown(tr)
         write_json(Path(out) / "iqa_tasks.json", {"summary": tasks, "rows": {k: v.rows for k, v in tr.items()}})

@@ -11,6 +11,8 @@ Three sources, each reported as SRCC / PLCC (raw and logistic) / KRCC per scorer
     (``tid2013_identity.csv``, MOS 0-9) -- only 5 points, a smoke test, not a benchmark.
 (c) ``--mos CSV``: any MOS file in the layouts of :mod:`uare.eval.iqa` (KonIQ-10k, SPAQ, KADID-10k),
     its images in ``--mos-images`` (default: the CSV's folder, then its ``images/`` sub-folder).
+(d) ``--set NAME``: the paper's IQA sets by name (KADID-10k, SPAQ, CSIQ) in their public layouts,
+    read by :mod:`uare.eval.sets`; they replace (a) and (b).
 """
 
 from __future__ import annotations

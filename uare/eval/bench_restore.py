@@ -8,6 +8,9 @@ Each restorer then runs on every input and PSNR / SSIM (RGB at scale 1; BasicSR 
 ``scale``-pixel border crop for the x4 settings) and NIQE / BRISQUE (raw, lower = better) are
 averaged per (folder, setting, method). The degraded input itself is the row ``input``
 (bicubic-up-sampled for x4).
+
+:func:`run_paired` does the same on real paired x4 sets (RealSR, DRealSR, DIV2K-Val; see
+:mod:`uare.eval.sets`): no degradation is built, the pairs are read one at a time.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ import numpy as np
 
 from uare.baselines import BaselineUnavailable, Restorer, check_rgb_u8, classical_restorers
 from uare.errors import UareError
-from uare.eval.metricset import Metric, build_metrics
+from uare.eval.metricset import Metric, Unavailable, resolve_metrics
 from uare.eval.report import bar_plot, crop_grid, markdown_table, write_csv, write_json, write_text
 from uare.eval.restore import mean_summary
 from uare.eval.settings import BenchSetting, image_seed, make_pair
@@ -157,9 +160,9 @@ def applies(r: Restorer, bs: BenchSetting) -> bool:
 
 
 def setting_metrics(names: list[str], bs: BenchSetting) -> tuple[dict[str, Metric], str]:
-    """The metric objects of one setting and the fidelity protocol used."""
+    """The metric objects of one setting (unavailable ones left out) and the fidelity protocol used."""
     protocol = "basicsr" if bs.scale > 1 else "rgb"
-    return build_metrics(names, protocol=protocol, scale=bs.scale), protocol
+    return resolve_metrics(names, protocol=protocol, scale=bs.scale)[0], protocol
 
 
 def _center_crop(img: np.ndarray, size: int) -> np.ndarray:
@@ -176,6 +179,65 @@ class BenchResult:
     summary: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     crops: list[tuple[str, list[tuple[str, np.ndarray]]]] = field(default_factory=list)
+    #: requested metrics that could not be computed (their cells are None / "–")
+    unavailable: list[Unavailable] = field(default_factory=list)
+
+
+def _note_unavailable(res: BenchResult, missing: list[Unavailable]) -> None:
+    for u in missing:
+        if u.name not in {v.name for v in res.unavailable}:
+            res.unavailable.append(u)
+            res.notes.append(u.line())
+
+
+def score_samples(res: BenchResult, dataset: str, setting_name: str, setting: Any, samples: Iterable[Sample],
+                  restorers: dict[str, Restorer], metrics: dict[str, Metric], protocol: str,
+                  missing: list[str] | None = None, keep_crops: bool = False, progress: Any = None,
+                  crop_label: str | None = None) -> int:
+    """Run the input row and every restorer on ``samples`` (consumed one at a time), compute the
+    metrics, add the rows and ``res.summary[dataset][setting_name]``; return the number of samples.
+
+    ``missing``: names of requested metrics that could not be built; their means are None.
+    ``keep_crops``: add centre crops of the first sample to ``res.crops`` (row ``crop_label``,
+    default the setting name).
+    """
+    methods: dict[str, Restorer] = {"input": classical_restorers()["identity"], **restorers}
+    rows_here: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+    crop_cells: list[tuple[str, np.ndarray]] = []
+    n = 0
+    for i, smp in enumerate(samples):
+        n += 1
+        for mname, r in methods.items():
+            t = time.perf_counter()
+            try:
+                pred = check_rgb_u8(r(smp.lq, setting))
+            except BaselineUnavailable as e:
+                raise UareError(f"{mname}: {e}") from None
+            secs = time.perf_counter() - t
+            if pred.shape != smp.gt.shape:
+                raise UareError(f"{mname} returned {pred.shape[1]}x{pred.shape[0]} for {smp.stem} in "
+                                f"{setting_name}; expected {smp.gt.shape[1]}x{smp.gt.shape[0]}")
+            row: dict[str, Any] = {"dataset": smp.dataset, "setting": setting_name, "method": mname,
+                                   "image": smp.stem, "seed": smp.seed}
+            for name, m in metrics.items():
+                row[name] = m.fn(pred, smp.gt if m.full_reference else None)
+            row["seconds"] = secs
+            rows_here[mname].append(row)
+            res.rows.append(row)
+            if i == 0 and keep_crops and mname in ("input", "classical", "uare"):
+                crop_cells.append((mname, _center_crop(pred, CROP)))
+        if i == 0 and keep_crops:
+            crop_cells.append(("GT", _center_crop(smp.gt, CROP)))
+        if progress is not None:
+            progress.update(item=f"{dataset}/{setting_name}/{smp.stem}")
+    if crop_cells:
+        res.crops.append((crop_label or setting_name, crop_cells))
+    summ = res.summary.setdefault(dataset, {}).setdefault(setting_name, {})
+    for mname, rows in rows_here.items():
+        summ[mname] = {**mean_summary(rows, list(metrics)), **dict.fromkeys(missing or []), "n": len(rows),
+                       "seconds": float(np.mean([r["seconds"] for r in rows])) if rows else float("nan"),
+                       "protocol": protocol}
+    return n
 
 
 def run_bench(folders: list[Path], settings: list[BenchSetting], restorers: dict[str, Restorer],
@@ -189,6 +251,14 @@ def run_bench(folders: list[Path], settings: list[BenchSetting], restorers: dict
     if log is None:
         log = progress.info if progress is not None else (lambda s: print(s, file=sys.stderr))
     res = BenchResult()
+    # metrics once per (protocol, scale), before anything is built: all unavailable -> an error, no output
+    built: dict[int, tuple[dict[str, Metric], str]] = {}
+    for scale in sorted({bs.scale for bs in settings}):
+        protocol = "basicsr" if scale > 1 else "rgb"
+        metrics, missing = resolve_metrics(metric_names, protocol=protocol, scale=scale)
+        built[scale] = (metrics, protocol)
+        _note_unavailable(res, missing)
+    gone = [u.name for u in res.unavailable]
     cache = out / "cache" if out else None
     all_paths = {folder: iter_inputs(folder) for folder in folders}
     if progress is not None:
@@ -198,45 +268,51 @@ def run_bench(folders: list[Path], settings: list[BenchSetting], restorers: dict
         for bs in settings:
             t0 = time.perf_counter()
             samples = build_set(folder, bs, cache, seed, limit, paths)
-            metrics, protocol = setting_metrics(metric_names, bs)
-            methods = {"input": classical_restorers()["identity"]}
-            methods.update({k: r for k, r in restorers.items() if applies(r, bs)})
-            setting = bs.setting
-            rows_here: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
-            crop_cells: list[tuple[str, np.ndarray]] = []
-            for i, smp in enumerate(samples):
-                for mname, r in methods.items():
-                    t = time.perf_counter()
-                    try:
-                        pred = check_rgb_u8(r(smp.lq, setting))
-                    except BaselineUnavailable as e:
-                        raise UareError(f"{mname}: {e}") from None
-                    secs = time.perf_counter() - t
-                    if pred.shape != smp.gt.shape:
-                        raise UareError(f"{mname} returned {pred.shape[1]}x{pred.shape[0]} for {smp.stem} in "
-                                        f"{bs.name}; expected {smp.gt.shape[1]}x{smp.gt.shape[0]}")
-                    row: dict[str, Any] = {"dataset": smp.dataset, "setting": bs.name, "method": mname,
-                                           "image": smp.stem, "seed": smp.seed}
-                    for n, m in metrics.items():
-                        row[n] = m.fn(pred, smp.gt if m.full_reference else None)
-                    row["seconds"] = secs
-                    rows_here[mname].append(row)
-                    res.rows.append(row)
-                    if i == 0 and folder == folders[0] and mname in ("input", "classical", "uare"):
-                        crop_cells.append((mname, _center_crop(pred, CROP)))
-                if i == 0 and folder == folders[0]:
-                    crop_cells.append(("GT", _center_crop(smp.gt, CROP)))
-                if progress is not None:
-                    progress.update(item=f"{folder.name}/{bs.name}/{smp.stem}")
-            if crop_cells:
-                res.crops.append((bs.name, crop_cells))
-            summ = res.summary.setdefault(folder.name, {}).setdefault(bs.name, {})
-            for mname, rows in rows_here.items():
-                summ[mname] = {**mean_summary(rows, list(metrics)), "n": len(rows),
-                               "seconds": float(np.mean([r["seconds"] for r in rows])) if rows else float("nan"),
-                               "protocol": protocol}
-            log(f"bench restore: {folder.name}/{bs.name}: {len(samples)} images x {len(methods)} methods "
+            metrics, protocol = built[bs.scale]
+            chosen = {k: r for k, r in restorers.items() if applies(r, bs)}
+            score_samples(res, folder.name, bs.name, bs.setting, samples, chosen, metrics, protocol, gone,
+                          keep_crops=folder == folders[0], progress=progress)
+            log(f"bench restore: {folder.name}/{bs.name}: {len(samples)} images x {len(chosen) + 1} methods "
                 f"in {time.perf_counter() - t0:.1f} s")
+    return res
+
+
+def run_paired(sets: list[tuple[Any, list[Any]]], restorers: dict[str, Restorer], metric_names: list[str],
+               protocol: str = "realisr", limit: int | None = None, device: str = "cpu",
+               log: Callable[[str], None] | None = None, progress: Any = None) -> BenchResult:
+    """Run the restorers that address x``scale`` SR on named paired sets and compute the metrics.
+
+    ``sets``: (:class:`uare.eval.sets.PairedSet`, its :class:`~uare.eval.sets.Pair` list) per set;
+    pairs are loaded one at a time (first ``limit`` of each set). The setting is ``x<scale>`` with
+    the task ``sr``; the input row is the bicubic-up-sampled LR image. Metrics are built once,
+    before any image is read; unavailable ones become notes and None cells.
+    """
+    from uare.baselines import Setting
+    from uare.eval.sets import load_pair
+
+    if log is None:
+        log = progress.info if progress is not None else (lambda s: print(s, file=sys.stderr))
+    res = BenchResult()
+    built: dict[int, dict[str, Metric]] = {}
+    for scale in sorted({spec.scale for spec, _ in sets}):
+        built[scale], missing = resolve_metrics(metric_names, protocol=protocol, scale=scale, device=device)
+        _note_unavailable(res, missing)
+    gone = [u.name for u in res.unavailable]
+    if progress is not None:
+        progress.set_total(sum(len(pairs[: limit or None]) for _, pairs in sets))
+    for spec, pairs in sets:
+        t0 = time.perf_counter()
+        setting = Setting(f"x{spec.scale}", ("sr",), spec.scale)
+        chosen = {n: r for n, r in restorers.items() if "any" in r.tasks or "sr" in r.tasks}
+
+        def samples(_spec: Any = spec, _pairs: list[Any] = pairs) -> Any:
+            for p in _pairs[: limit or None]:
+                lq, gt = load_pair(p, _spec.scale)
+                yield Sample(_spec.name, p.key, lq, gt, 0, sha256(p.lr.read_bytes()))
+
+        n = score_samples(res, spec.name, setting.name, setting, samples(), chosen, built[spec.scale], protocol,
+                          gone, keep_crops=True, progress=progress, crop_label=spec.name)
+        log(f"bench restore: {spec.name}: {n} pairs x {len(chosen) + 1} methods in {time.perf_counter() - t0:.1f} s")
     return res
 
 

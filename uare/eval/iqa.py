@@ -70,11 +70,22 @@ def _column(header: list[str], choices: tuple[str, ...]) -> int | None:
 
 
 def read_mos(path: str | Path, score_column: str | None = None) -> dict[str, float]:
-    """Read a MOS CSV (see the module doc for the accepted columns): name -> MOS."""
+    """Read a MOS table (see the module doc for the accepted columns): name -> MOS.
+
+    A CSV is read here; tab- or space-separated ``.txt`` and ``.xlsx`` (with openpyxl) by
+    :func:`uare.data.mos.table_rows` (imported only then: :mod:`uare.data` loads torch).
+    """
     p = Path(path)
     try:
-        with open(p, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+        if p.suffix.lower() in (".xlsx", ".xlsm", ".txt", ".dat"):
+            from uare.data.mos import table_rows
+
+            if not p.is_file():
+                raise FileNotFoundError(p)
+            rows = table_rows(p)
+        else:
+            with open(p, newline="", encoding="utf-8-sig") as fh:
+                rows = list(csv.reader(fh))
     except FileNotFoundError:
         raise UareError(f"{p}: MOS file not found") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -127,7 +138,7 @@ def correlations(pred: np.ndarray | list[float], mos: np.ndarray | list[float]) 
     m = metrics_module()
     try:
         logistic = float(m.plcc(a, b, fit="logistic4"))
-    except (RuntimeError, ValueError):  # a fit that does not converge on a tiny set
+    except (RuntimeError, TypeError, ValueError):  # no convergence, or fewer points than the 4 parameters
         logistic = nan
     return {"n": n, "srcc": float(m.srcc(a, b)), "plcc": float(m.plcc(a, b)), "plcc_logistic": logistic,
             "krcc": float(m.krcc(a, b))}

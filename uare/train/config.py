@@ -242,6 +242,9 @@ def _check(cfg: TrainConfig) -> None:
         need(len(s.crop) == 1 or s.crop[0] <= s.crop[1],
              f"data.sources.{i}.crop: min {s.crop[0]} is above max {s.crop[-1]}; write [min, max]")
         need(s.weight >= 0, f"data.sources.{i}.weight must be >= 0")
+        need(not s.shards or s.kind in ("restoration", "iqa", "interleaved"),
+             f"data.sources.{i}.shards: only restoration, iqa and interleaved sources read shards")
+        need(not (s.shards and s.folders), f"data.sources.{i}: give folders or shards, not both")
         need(s.balance_tries >= 1, f"data.sources.{i}.balance_tries must be >= 1")
         need(s.balance_by in ("category", "level"), f"data.sources.{i}.balance_by: expected category or level")
         from uare.degrade.types import OPT_IN_TYPES, TYPE_CATEGORY, TYPES, pool_types
@@ -261,6 +264,12 @@ def _check(cfg: TrainConfig) -> None:
          "data.vit_max_size and data.vit_min_size must be in [0, 4096] px (0: the model's largest grid / one patch)")
     need(cfg.train.timestep_shift > 0, f"train.timestep_shift must be > 0, got {cfg.train.timestep_shift}")
     need(cfg.data.ce_norm in CE_NORMS, f"data.ce_norm: expected {', '.join(CE_NORMS)}")
+    from uare.degrade.pipelines import HIGHORDER_PIPELINES
+
+    hp = cfg.data.curriculum.highorder_pipelines
+    need(bool(hp) and set(hp) <= set(HIGHORDER_PIPELINES) and min(hp.values()) >= 0 and sum(hp.values()) > 0,
+         f"data.curriculum.highorder_pipelines: map {' / '.join(HIGHORDER_PIPELINES)} to weights >= 0, not all "
+         f"zero; got {hp}")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

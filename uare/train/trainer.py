@@ -185,7 +185,12 @@ class Trainer:
                 _set_rng_state(rng)
         geo = Geometry.for_model(self.model_cfg, cfg.data.vit_max_size, cfg.data.vit_min_size)
         self.geo = geo
-        self.dataset = PackDataset(cfg.data, geo, self.tok, cfg.seed, env.rank, cfg.train.grad_accum)
+        self.dataset = PackDataset(cfg.data, geo, self.tok, cfg.seed, env.rank, cfg.train.grad_accum, env.world)
+        # shard sources: each reader slot's cursor after the last pack trained on (saved in checkpoints)
+        self.cursors: dict[int, dict[int, list[int]]] = {}
+        if self.dataset.shard_sources and resumed is not None:
+            self.cursors = _resume_cursors(resumed.state.get("data", {}), env, self.dataset.readers)
+            self.dataset.set_cursors(self.cursors)
         self._curriculum = next((getattr(s, "curriculum", None) for s in self.dataset.sources
                                  if getattr(s, "curriculum", None) is not None), None)
 
@@ -274,9 +279,21 @@ class Trainer:
         dist.all_gather_object(gathered, _rng_state())
         return {str(r): s for r, s in enumerate(gathered)}
 
+    def _all_cursors(self) -> dict[str, Any]:
+        """Every rank's reader-slot cursors (``rank -> slot -> source -> cursor``), gathered."""
+        mine = {str(slot): {str(k): c for k, c in v.items()} for slot, v in self.cursors.items()}
+        if not self.env.distributed:
+            return {"0": mine}
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * self.env.world
+        dist.all_gather_object(gathered, mine)
+        return {str(r): c for r, c in enumerate(gathered)}
+
     def save(self, step: int) -> Path | None:
         raw, ema, osd = self._full_states()
         rngs = self._rng_states()
+        cursors = self._all_cursors() if self.dataset.shard_sources else None
         path = None
         if self.env.main:
             state = {"step": step, "optimizer": osd, "rng": rngs,
@@ -284,6 +301,8 @@ class Trainer:
                                    "warmup_steps": self.cfg.optim.warmup_steps, "step": step},
                      "data": {"seed": self.cfg.seed, "next_pack": step * self.cfg.train.grad_accum,
                               "world_size": self.env.world, "grad_accum": self.cfg.train.grad_accum}}
+            if cursors is not None:
+                state["data"].update(readers=self.dataset.readers, cursors=cursors)
             meta = {"stage": self.stage, "world_size": self.env.world, "model_config": self.model_cfg.to_dict(),
                     "trainable": len(self.trainable), "train_config": self.cfg.to_dict()}
             vae_state = {k: v.detach().float().cpu() for k, v in self.vae.state_dict().items()}
@@ -382,7 +401,12 @@ class Trainer:
                 break
             t0 = time.perf_counter()
             packs = [next(it) for _ in range(accum)]
+            for p in packs:
+                if p.cursors is not None:
+                    self.cursors[p.slot] = p.cursors
             stats = self._step(step, packs)
+            if self.dataset.shard_sources:
+                stats["skipped_records"] = int(all_reduce_sum(env, [float(sum(p.skipped for p in packs))])[0])
             step += 1
             dt = time.perf_counter() - t0
             rec = {"step": step, **{k: round(v, 6) if isinstance(v, float) else v for k, v in stats.items()},
@@ -415,6 +439,20 @@ class _nullcontext:
 
     def __exit__(self, *exc):
         return False
+
+
+def _resume_cursors(data: dict[str, Any], env, readers: int) -> dict[int, dict[int, list[int]]]:
+    """This rank's reader-slot cursors from a checkpoint's data state; the same ranks and data workers are
+    needed (each reader slot owns a share of the shards)."""
+    cursors = data.get("cursors")
+    if cursors is None:
+        return {}  # saved before any shard source was read: every slot starts at the beginning
+    if data.get("world_size") != env.world or data.get("readers") != readers:
+        raise UareError(f"the checkpoint's shard stream was read by {data.get('world_size')} rank(s) x "
+                        f"{data.get('readers')} data worker(s); resume with the same (now {env.world} x {readers}: "
+                        "set data.num_workers)")
+    mine = cursors.get(str(env.rank), {})
+    return {int(slot): {int(k): list(c) for k, c in v.items()} for slot, v in mine.items()}
 
 
 def _like(p: torch.Tensor, full: torch.Tensor) -> torch.Tensor:
