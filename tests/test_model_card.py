@@ -118,3 +118,28 @@ def test_record_part_keeps_the_other_parts(tmp_path: Path) -> None:
 def test_the_documents_match_the_published_json(capsys: pytest.CaptureFixture[str]) -> None:
     """RESULTS.md and the model card hold exactly what benchmarks/results/uare_tiny_release2.json renders."""
     assert card.main(["--check"]) == 0, capsys.readouterr().err
+
+
+def test_release5_table_is_the_scripts_output():
+    """The model card's and RESULTS.md's release-5 comparison is what benchmarks/compare_releases.py prints
+    from the JSON in benchmarks/results/release5 (no hand-typed number)."""
+    cmp = _load("compare_releases")
+    tab = cmp.table(REPO / "benchmarks" / "results" / "release5", "release4", "release5")
+    rows = tab.splitlines()
+    assert len(rows) == 2 + 20 + 1 and "| blur_s2 | CBSD68 |" in tab and rows[-1].startswith("| saturated colour")
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        assert tab in (REPO / doc).read_text(), doc
+
+
+def test_compare_releases_reads_the_bench_json(tmp_path):
+    cmp = _load("compare_releases")
+
+    def bench(name, x):
+        s = {"CBSD68": {"noise_s25": {"input": {"psnr": 20.0}, "uare": {"psnr": x}}}}
+        (tmp_path / f"other_settings_{name}.json").write_text(json.dumps({"summary": s}))
+
+    bench("a", 25.0)
+    bench("b", 25.5)
+    assert cmp.table(tmp_path, "a", "b").splitlines()[-1] == "| noise_s25 | CBSD68 | 20.00 | 25.00 | 25.50 | +0.50 |"
+    with pytest.raises(SystemExit, match="no blur_settings_c.json or other_settings_c.json"):
+        cmp.table(tmp_path, "c", "b")

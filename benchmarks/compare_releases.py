@@ -1,0 +1,71 @@
+"""Two releases of uare-tiny side by side, from the JSON that ``uare bench restore`` and
+``benchmarks/uare_tiny.py --parts colour`` wrote for each (the table a release section of the model card shows).
+
+    python benchmarks/compare_releases.py --dir benchmarks/results/release5 --before release4 --after release5
+
+reads ``{blur_settings,other_settings}_<name>.json`` (bench summaries) and ``colour_<name>.json`` (the
+saturated-colour part) of both names and prints one Markdown table: PSNR per setting and folder (input,
+before, after, difference) and the colour set's count of crops more than 0.5 dB below their input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+BENCH_PARTS = ("blur_settings", "other_settings")
+
+
+def bench_psnr(folder: Path, name: str) -> dict[tuple[str, str], tuple[float, float]]:
+    """{(setting, dataset): (input PSNR, uare PSNR)} of one release's bench summaries."""
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for part in BENCH_PARTS:
+        path = folder / f"{part}_{name}.json"
+        if not path.is_file():
+            continue
+        for dataset, settings in json.loads(path.read_text())["summary"].items():
+            for setting, methods in settings.items():
+                out[(setting, dataset)] = (methods["input"]["psnr"], methods["uare"]["psnr"])
+    if not out:
+        raise SystemExit(f"{folder}: no {' or '.join(p + '_' + name + '.json' for p in BENCH_PARTS)}")
+    return out
+
+
+def colour_summary(folder: Path, name: str) -> dict | None:
+    path = folder / f"colour_{name}.json"
+    return json.loads(path.read_text())["colour"] if path.is_file() else None
+
+
+def table(folder: Path, before: str, after: str) -> str:
+    """The Markdown comparison of release ``before`` and ``after`` (settings in the order the bench ran them)."""
+    a, b = bench_psnr(folder, before), bench_psnr(folder, after)
+    keys = [k for k in b if k in a]
+    lines = [f"| setting | folder | input | {before} | {after} | difference |", "|---|---|---|---|---|---|"]
+    for setting, dataset in sorted(keys, key=lambda k: (list(dict.fromkeys(s for s, _ in keys)).index(k[0]), k[1])):
+        inp, x = a[(setting, dataset)]
+        y = b[(setting, dataset)][1]
+        lines.append(f"| {setting} | {dataset} | {inp:.2f} | {x:.2f} | {y:.2f} | {y - x:+.2f} |")
+    ca, cb = colour_summary(folder, before), colour_summary(folder, after)
+    if ca and cb:
+        diff = {s: cb["settings"][s]["psnr"] - ca["settings"][s]["psnr"] for s in cb["settings"] if s in ca["settings"]}
+        lo, hi = min(diff, key=diff.get), max(diff, key=diff.get)
+        lines.append(f"| saturated colour ({cb['crops']} crops x {len(cb['settings'])} settings): crops > 0.5 dB "
+                     f"below input | | | {ca['images_below_input_by_0.5db']} | {cb['images_below_input_by_0.5db']} "
+                     f"| setting means {diff[lo]:+.2f} ({lo}) to {diff[hi]:+.2f} ({hi}) |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dir", type=Path, required=True, help="folder of the JSON files")
+    ap.add_argument("--before", required=True, help="name of the earlier release (file suffix)")
+    ap.add_argument("--after", required=True, help="name of the later release (file suffix)")
+    args = ap.parse_args(argv)
+    print(table(args.dir, args.before, args.after))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
