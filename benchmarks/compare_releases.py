@@ -3,7 +3,7 @@
 
     python benchmarks/compare_releases.py --dir benchmarks/results/release5 --before release4 --after release5
 
-reads ``{blur_settings,other_settings}_<name>.json`` (bench summaries) and ``colour_<name>.json`` (the
+reads ``*_settings_<name>.json`` (bench summaries) and ``colour_<name>.json`` (the
 saturated-colour part) of both names and prints one Markdown table: PSNR per setting and folder (input,
 before, after, difference) and the colour set's count of crops more than 0.5 dB below their input.
 """
@@ -15,21 +15,16 @@ import json
 import sys
 from pathlib import Path
 
-BENCH_PARTS = ("blur_settings", "other_settings")
-
 
 def bench_psnr(folder: Path, name: str) -> dict[tuple[str, str], tuple[float, float]]:
     """{(setting, dataset): (input PSNR, uare PSNR)} of one release's bench summaries."""
     out: dict[tuple[str, str], tuple[float, float]] = {}
-    for part in BENCH_PARTS:
-        path = folder / f"{part}_{name}.json"
-        if not path.is_file():
-            continue
+    for path in sorted(folder.glob(f"*_settings_{name}.json")):
         for dataset, settings in json.loads(path.read_text())["summary"].items():
             for setting, methods in settings.items():
                 out[(setting, dataset)] = (methods["input"]["psnr"], methods["uare"]["psnr"])
     if not out:
-        raise SystemExit(f"{folder}: no {' or '.join(p + '_' + name + '.json' for p in BENCH_PARTS)}")
+        raise SystemExit(f"{folder}: no *_settings_{name}.json")
     return out
 
 

@@ -49,7 +49,8 @@ python3 -m uare.train.recipe --configs configs/gpu --data "$DATA" --out "$OUT" -
 # the LQ-guided heads (uare.train.refiner heads: CPU-bound data, 16 cores there), one bank in the exported
 # folder. Release 4's CPU recipe: release 3's heads fine-tuned, resumable, cosine over --steps (blur 1600,
 # lowres 1200 with Real-ESRGAN draws, jpeg 1000); release 5: blur 4000 more at lr 3e-4, then jpeg 4000 more at
-# lr 3e-4 and blur 4000 more at lr 2e-4 (in all, blur saw about 13,000 steps, jpeg about 7,000, the others
+# lr 3e-4, blur 4000 more at lr 2e-4, jpeg 4000 more at lr 2e-4 (in all, blur saw about 13,000 steps, jpeg
+# about 11,000, the others
 # 3,000-4,000); from scratch here, 2000 steps each, then the same continuations (resumable runs continue,
 # so a second command with --init of the bank is the CPU recipe's shape); not yet timed on a GPU
 python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads" --steps 2000 --threads 16 \
@@ -64,5 +65,9 @@ python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads6" -
 python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads7" --init "$OUT/uare-tiny" --lr 2e-4 \
     --categories blur --steps 4000 --threads 16 2>&1 | tee -a "$OUT/train_log.txt"
 cp -r "$OUT/refiner/heads/noise" "$OUT/refiner/heads/lowres" "$OUT/refiner/heads6/jpeg" "$OUT/refiner/heads7/"
+python3 -m uare.train.refiner bank --heads "$OUT/refiner/heads7" --model-out "$OUT/uare-tiny" --dtype fp16
+python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads9" --init "$OUT/uare-tiny" --lr 2e-4 \
+    --categories jpeg --steps 4000 --threads 16 2>&1 | tee -a "$OUT/train_log.txt"
+cp -r "$OUT/refiner/heads9/jpeg" "$OUT/refiner/heads7/"
 python3 -m uare.train.refiner bank --heads "$OUT/refiner/heads7" --model-out "$OUT/uare-tiny" --dtype fp16
 du -sh "$OUT"/uare-tiny

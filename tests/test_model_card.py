@@ -141,5 +141,5 @@ def test_compare_releases_reads_the_bench_json(tmp_path):
     bench("a", 25.0)
     bench("b", 25.5)
     assert cmp.table(tmp_path, "a", "b").splitlines()[-1] == "| noise_s25 | CBSD68 | 20.00 | 25.00 | 25.50 | +0.50 |"
-    with pytest.raises(SystemExit, match="no blur_settings_c.json or other_settings_c.json"):
+    with pytest.raises(SystemExit, match=r"no \*_settings_c.json"):
         cmp.table(tmp_path, "c", "b")
