@@ -38,7 +38,8 @@ def table(folder: Path, before: str, after: str) -> str:
     a, b = bench_psnr(folder, before), bench_psnr(folder, after)
     keys = [k for k in b if k in a]
     lines = [f"| setting | folder | input | {before} | {after} | difference |", "|---|---|---|---|---|---|"]
-    for setting, dataset in sorted(keys, key=lambda k: (list(dict.fromkeys(s for s, _ in keys)).index(k[0]), k[1])):
+    rank = {s: i for i, s in enumerate(dict.fromkeys(s for s, _ in keys))}  # first-seen order of the settings
+    for setting, dataset in sorted(keys, key=lambda k: (rank[k[0]], k[1])):
         inp, x = a[(setting, dataset)]
         y = b[(setting, dataset)][1]
         lines.append(f"| {setting} | {dataset} | {inp:.2f} | {x:.2f} | {y:.2f} | {y - x:+.2f} |")

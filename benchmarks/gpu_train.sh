@@ -48,26 +48,26 @@ python3 -m uare.train.recipe --configs configs/gpu --data "$DATA" --out "$OUT" -
     2>&1 | tee "$OUT/train_log.txt"
 # the LQ-guided heads (uare.train.refiner heads: CPU-bound data, 16 cores there), one bank in the exported
 # folder. Release 4's CPU recipe: release 3's heads fine-tuned, resumable, cosine over --steps (blur 1600,
-# lowres 1200 with Real-ESRGAN draws, jpeg 1000); release 5: blur 4000 more at lr 3e-4, then jpeg 4000 more at
-# lr 3e-4, blur 4000 more at lr 2e-4, jpeg 4000 more at lr 2e-4 (in all, blur saw about 13,000 steps, jpeg
-# about 11,000, the others
-# 3,000-4,000); from scratch here, 2000 steps each, then the same continuations (resumable runs continue,
-# so a second command with --init of the bank is the CPU recipe's shape); not yet timed on a GPU
-python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads" --steps 2000 --threads 16 \
-    2>&1 | tee -a "$OUT/train_log.txt"
-python3 -m uare.train.refiner bank --heads "$OUT/refiner/heads" --model-out "$OUT/uare-tiny" --dtype fp16
-python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads5" --init "$OUT/uare-tiny" --lr 3e-4 \
-    --categories blur --steps 4000 --threads 16 2>&1 | tee -a "$OUT/train_log.txt"
-cp -r "$OUT/refiner/heads/jpeg" "$OUT/refiner/heads/noise" "$OUT/refiner/heads/lowres" "$OUT/refiner/heads5/"
-python3 -m uare.train.refiner bank --heads "$OUT/refiner/heads5" --model-out "$OUT/uare-tiny" --dtype fp16
-python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads6" --init "$OUT/uare-tiny" --lr 3e-4 \
-    --categories jpeg --steps 4000 --threads 16 2>&1 | tee -a "$OUT/train_log.txt"
-python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads7" --init "$OUT/uare-tiny" --lr 2e-4 \
-    --categories blur --steps 4000 --threads 16 2>&1 | tee -a "$OUT/train_log.txt"
-cp -r "$OUT/refiner/heads/noise" "$OUT/refiner/heads/lowres" "$OUT/refiner/heads6/jpeg" "$OUT/refiner/heads7/"
-python3 -m uare.train.refiner bank --heads "$OUT/refiner/heads7" --model-out "$OUT/uare-tiny" --dtype fp16
-python3 -m uare.train.refiner heads --data "$DATA" --out "$OUT/refiner/heads9" --init "$OUT/uare-tiny" --lr 2e-4 \
-    --categories jpeg --steps 4000 --threads 16 2>&1 | tee -a "$OUT/train_log.txt"
-cp -r "$OUT/refiner/heads9/jpeg" "$OUT/refiner/heads7/"
-python3 -m uare.train.refiner bank --heads "$OUT/refiner/heads7" --model-out "$OUT/uare-tiny" --dtype fp16
+# lowres 1200 with Real-ESRGAN draws, jpeg 1000); release 5: blur 4000 more at lr 3e-4, then jpeg 4000 more
+# at lr 3e-4, blur 4000 more at lr 2e-4, jpeg 4000 more at lr 2e-4 (in all, blur saw about 13,000 steps,
+# jpeg about 11,000, the others 3,000-4,000). From scratch here: 2000 steps each, then the same
+# continuations, each from the bank last exported (the CPU recipe's shape); not yet timed on a GPU.
+heads() { python3 -m uare.train.refiner heads --data "$DATA" --threads 16 "$@" 2>&1 | tee -a "$OUT/train_log.txt"; }
+bank() { python3 -m uare.train.refiner bank --heads "$OUT/refiner/$1" --model-out "$OUT/uare-tiny" --dtype fp16; }
+continue_head() {  # RUN CATEGORY LR: 4000 more steps of one head of the exported bank, into $OUT/refiner/RUN
+    heads --out "$OUT/refiner/$1" --init "$OUT/uare-tiny" --lr "$3" --categories "$2" --steps 4000
+}
+R="$OUT/refiner"
+heads --out "$R/heads" --steps 2000
+bank heads
+continue_head heads5 blur 3e-4
+cp -r "$R/heads/jpeg" "$R/heads/noise" "$R/heads/lowres" "$R/heads5/"
+bank heads5
+continue_head heads6 jpeg 3e-4
+continue_head heads7 blur 2e-4
+cp -r "$R/heads/noise" "$R/heads/lowres" "$R/heads6/jpeg" "$R/heads7/"
+bank heads7
+continue_head heads9 jpeg 2e-4
+cp -r "$R/heads9/jpeg" "$R/heads7/"
+bank heads7
 du -sh "$OUT"/uare-tiny
