@@ -72,8 +72,19 @@ def _input(lq: np.ndarray, scale: int, size: tuple[int, int]) -> np.ndarray:
     return lq if scale == 1 else cv2.resize(lq, (size[1], size[0]), interpolation=cv2.INTER_CUBIC)
 
 
+#: bench setting -> the uare head (``uare.train.refiner.HEAD_DRAWS``) whose blind training draws ``--draws head``
+#: uses instead of the setting's one exact degradation
+SETTING_HEAD = {"noise_s25": "noise", "blur_s2": "blur", "sr_x4": "lowres", "jpeg_q20": "jpeg"}
+
+
 def train_control(setting, images: list[np.ndarray], seconds: float, crop: int, batch: int, seed: int,
-                  channels: int, layers: int, max_steps: int | None = None) -> tuple[ControlCNN, int]:
+                  channels: int, layers: int, max_steps: int | None = None, draws: str = "setting"
+                  ) -> tuple[ControlCNN, int]:
+    """Train one control net. ``draws="setting"``: every crop degraded by the setting's exact engine call (a
+    non-blind problem: one kernel, one level); ``"head"``: by the blind draws uare's head of that category
+    trains on (every type of the category at levels 1-5), the same images and budget."""
+    from uare.train.refiner import head_pair
+
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = ControlCNN(channels, layers)
@@ -91,8 +102,12 @@ def train_control(setting, images: list[np.ndarray], seconds: float, crop: int, 
             h, w = im.shape[:2]
             y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
             hq = im[y:y + crop, x:x + crop]
-            lq, gt, _ = make_pair(hq, setting, int(rng.integers(2**31)))
-            xs.append(_to_t(_input(lq, setting.scale, gt.shape[:2])))
+            if draws == "head":  # at the output size already (down-sampled inputs bicubic-enlarged)
+                lq, gt = head_pair(np.ascontiguousarray(hq), SETTING_HEAD[setting.name], rng)
+                xs.append(_to_t(lq))
+            else:
+                lq, gt, _ = make_pair(hq, setting, int(rng.integers(2**31)))
+                xs.append(_to_t(_input(lq, setting.scale, gt.shape[:2])))
             ys.append(_to_t(gt))
         loss = F.l1_loss(net(torch.stack(xs)), torch.stack(ys))
         opt.zero_grad(set_to_none=True)
@@ -129,18 +144,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--channels", type=int, default=64)
     ap.add_argument("--layers", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--draws", choices=("setting", "head"), default="setting",
+                    help="train on the setting's exact degradation (default) or on the blind draws of uare's head")
     ap.add_argument("--micro", action="store_true", help="a few steps of a small net on one image (a smoke test)")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
+    settings = get_settings(a.settings)
+    if a.draws == "head" and (bad := [s.name for s in settings if s.name not in SETTING_HEAD]):
+        ap.error(f"--draws head: no uare head for {', '.join(bad)}; settings with one: {', '.join(SETTING_HEAD)}")
     torch.set_num_threads(a.threads)
     images = [im for folder in TRAIN for im in map(load_rgb, iter_inputs(folder)) if min(im.shape[:2]) >= a.crop]
     result: dict = {"minutes_per_setting": a.minutes, "threads": a.threads, "crop": a.crop, "batch": a.batch,
-                    "channels": a.channels, "layers": a.layers, "settings": {}}
-    for s in get_settings(a.settings):
+                    "channels": a.channels, "layers": a.layers, "draws": a.draws, "settings": {}}
+    for s in settings:
         if a.micro:
-            net, steps = train_control(s, images[:4], 60.0, 32, 2, a.seed, 8, 3, max_steps=3)
+            net, steps = train_control(s, images[:4], 60.0, 32, 2, a.seed, 8, 3, max_steps=3, draws=a.draws)
         else:
-            net, steps = train_control(s, images, a.minutes * 60, a.crop, a.batch, a.seed, a.channels, a.layers)
+            net, steps = train_control(s, images, a.minutes * 60, a.crop, a.batch, a.seed, a.channels, a.layers,
+                                       draws=a.draws)
         ev = evaluate(net, s, 1 if a.micro else a.limit, a.seed)
         ev |= {"steps": steps, "gain_db": round(ev["control"] - ev["input"], 3),
                "params": sum(p.numel() for p in net.parameters())}

@@ -131,6 +131,23 @@ def test_release5_table_is_the_scripts_output():
         assert tab in (REPO / doc).read_text(), doc
 
 
+def test_release6_tables_are_the_scripts_output():
+    """Release 6's comparison (compare_releases), its headroom table (lowlight_headroom.py) and its control
+    rows (control.py JSON) in the model card / RESULTS.md are the scripts' outputs."""
+    cmp = _load("compare_releases")
+    res = REPO / "benchmarks" / "results"
+    tab = cmp.table(res / "release6", "release5", "release6")
+    assert len(tab.splitlines()) == 2 + 20 + 1 and "| lowlight | CBSD68 |" in tab
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        assert tab in (REPO / doc).read_text(), doc
+    results = (REPO / "benchmarks" / "RESULTS.md").read_text()
+    assert (res / "lowlight_headroom" / "headroom.md").read_text().rstrip() in results
+    for name in ("blur_s2_setting_draws", "blur_s2_head_draws", "sr_x4_setting_draws", "sr_x4_head_draws"):
+        d = json.loads((res / "release6" / "control_blind" / f"{name}.json").read_text())
+        (setting, v), = d["settings"].items()
+        assert f"| {v['steps']} | {v['input']:.2f} | {v['control']:.2f} | {v['gain_db']:+.2f} |" in results, name
+
+
 def test_compare_releases_reads_the_bench_json(tmp_path):
     cmp = _load("compare_releases")
 

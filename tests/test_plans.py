@@ -131,6 +131,59 @@ def test_measured_jpeg_joins_the_assessment_and_the_gate_lets_it_through(tiny):
         tiny.defaults = saved
 
 
+def test_measured_underexposure_is_restored_where_the_model_rates_a_dark_image_good(tiny):
+    """A crop of coffee.png darkened at low-light level 3: the shipped assessment rates it good and names only
+    JPEG; its brightest pixels sit below half scale, so the measured underexposure joins the findings and the
+    blind restoration brightens it (without the measurement it came back unchanged)."""
+    from uare.data.images import load_rgb
+    from uare.degrade import degrade
+    from uare.metrics import psnr
+
+    clean = np.ascontiguousarray(load_rgb(ROOT / "examples" / "coffee.png")[0:128, 300:428])
+    dark, _ = degrade(clean, "single", types=["lowlight"], severity=3, seed=0)
+    r = tiny.restore(dark, seed=0)
+    assert {"type": "lowlight", "severity": "moderate", "kind": "exposure", "source": "measured"} \
+        in r.assessment_before.degradations
+    assert r.unchanged is None and "lowlight" in parse_analysis(r.analysis).plan
+    assert psnr(r.image, clean) > psnr(dark, clean) + 5.0
+    saved, tiny.defaults = tiny.defaults, dataclasses.replace(tiny.defaults, lowlight_headroom=0.0)
+    try:
+        off = tiny.restore(dark, seed=0)
+    finally:
+        tiny.defaults = saved
+    assert off.assessment_before.level == "good" and off.unchanged and np.array_equal(off.image, dark)
+
+
+def test_a_four_part_analysis_is_read_for_its_findings_not_refused_for_naming_two_levels():
+    from uare.infer.pipeline import _analysis_degradations
+
+    text = prompts.analysis_from_assessment("lowlight", "good", 3.46, [
+        {"type": "lowlight", "severity": "moderate", "kind": "exposure"}, {"type": "noise", "severity": "slight"}], 1)
+    text += " After restoration the image should reach excellent (5.00/5)."
+    assert parse_analysis(text).level == "good" and parse_analysis(text).expected_level == "excellent"
+    assert [x["type"] for x in _analysis_degradations(text)] == ["lowlight", "noise"]
+    assert _analysis_degradations("The quality of this image is fair (2.93/5). It shows moderate haze.") == [
+        {"type": "haze", "severity": "moderate", "kind": "atmospheric"}]
+    assert _analysis_degradations("no analysis here") == []
+
+
+def test_a_named_task_the_analysis_finds_is_generated_from_the_analysis(tiny):
+    """--task lowlight on an image whose analysis finds the underexposure: the generation attends to the
+    analysis (release 5 read every named analysis as finding nothing and generated from the instruction
+    alone); a named task the analysis does not find still falls back to the instruction, with a note."""
+    from uare.data.images import load_rgb
+    from uare.degrade import degrade
+
+    clean = np.ascontiguousarray(load_rgb(ROOT / "examples" / "coffee.png")[0:128, 300:428])
+    dark, _ = degrade(clean, "single", types=["lowlight"], severity=3, seed=0)
+    job = tiny.plan_restoration(dark, task="lowlight", seed=0)
+    assert "lowlight" in parse_analysis(job.plan_text).degradations and job.condition, job.notes
+    assert not any("does not find" in n for n in job.notes)
+    hazeless = tiny.plan_restoration(clean, task="dehaze", seed=0)
+    assert "haze" not in parse_analysis(hazeless.plan_text).degradations
+    assert not hazeless.condition and any("does not find what --task dehaze treats" in n for n in hazeless.notes)
+
+
 def test_sub_type_words_are_written_only_where_the_model_can_back_them(tiny, tmp_path):
     """The shipped kind_words come from benchmarks/kind_words.py's recorded measurement (Gaussian vs
     Poisson noise: 50 % right, chance; sensor noise: 100 %), and the texts follow them."""

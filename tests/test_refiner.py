@@ -355,6 +355,26 @@ def test_the_same_budget_control_runs_at_micro_size(tmp_path):
     assert (tmp_path / "control.md").read_text().startswith("| setting |")
 
 
+@pytest.mark.skipif(not (SHARED / "train" / "bsd200").is_dir() or not (SHARED / "test" / "CBSD68").is_dir(),
+                    reason="needs ../shared/datasets (training and test images)")
+def test_the_control_trains_on_the_heads_blind_draws_when_asked(tmp_path):
+    """--draws head: the control learns from the same blind draws as uare's head of that category (so the two
+    are compared on one problem); a setting without a head is refused with one line, exit 2."""
+    import json
+
+    ctl = [sys.executable, str(REPO / "benchmarks" / "control.py"), "--micro", "--threads", "1", "--draws", "head"]
+    p = subprocess.run([*ctl, "--settings", "blur_s2,sr_x4", "--out", str(tmp_path)], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = json.loads((tmp_path / "control.json").read_text())
+    assert r["draws"] == "head" and set(r["settings"]) == {"blur_s2", "sr_x4"}
+    assert all(v["steps"] == 3 and np.isfinite(v["control"]) for v in r["settings"].values())
+    bad = subprocess.run([*ctl, "--settings", "lowlight", "--out", str(tmp_path / "bad")], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "no uare head for lowlight" in bad.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "bad").exists()
+
+
 def test_head_training_resumes_bit_for_bit_and_logs_a_curve(tmp_path):
     from uare.model.refiner import Refiner, load_refiner
     from uare.train import refiner as tr
@@ -427,6 +447,64 @@ def test_blind_restoration_treats_measured_jpeg_blocking(micro_dir, tmp_path):
     assert not any(d.get("source") for d in m.restore(smooth, seed=0).assessment_before.degradations)
     m.defaults = dataclasses.replace(m.defaults, jpeg_blockiness=0.0)  # off
     assert not any(d.get("source") for d in m.restore(jpg, seed=0).assessment_before.degradations)
+
+
+def test_lowlight_headroom_reads_the_brightest_pixels_and_not_saturated_colour():
+    from uare.degrade import degrade
+    from uare.infer.pipeline import lowlight_headroom
+
+    x = (_img(64, 80, 11) * 255).astype(np.uint8)
+    x[0, :8] = 255  # a few highlights (0.16 % of the pixels) do not make an image bright
+    assert lowlight_headroom(x) == pytest.approx(lowlight_headroom(x / 255.0), abs=1e-6)
+    # an exact reference: the 99.5th percentile of max(R, G, B)
+    assert lowlight_headroom(x) == pytest.approx(np.percentile(x.max(axis=2) / 255.0, 99.5), abs=1e-6)
+    assert lowlight_headroom((x * 0.4).astype(np.uint8)) <= 0.4 + 1e-6
+    red = np.zeros((32, 32, 3), np.uint8)
+    red[..., 0] = 200  # a deep red: luma 0.23, but a full-strength channel
+    assert lowlight_headroom(red) == pytest.approx(200 / 255)
+    bright = np.clip(_img(96, 96, 12) * 1.6, 0, 1)
+    dark, _ = degrade((bright * 255).astype(np.uint8), "single", types=["lowlight"], severity=4, seed=0)
+    assert lowlight_headroom(dark) < 0.42 < lowlight_headroom(bright)
+
+
+def test_measured_underexposure_joins_the_findings_only_when_the_model_missed_or_underrated_it():
+    from uare.infer.pipeline import InferenceDefaults, _checked_findings
+
+    d = InferenceDefaults(lowlight_headroom=0.52)
+    dim = np.full((40, 40, 3), 0.3, np.float32)
+    dim[0, 0] = 0.9  # one highlight pixel: still no headroom
+    noise = {"type": "noise", "severity": "mild"}
+    out = _checked_findings([noise], dim, d)
+    assert out == [{"type": "lowlight", "severity": "severe", "kind": "exposure", "source": "measured"}, noise]
+    mild = {"type": "lowlight", "severity": "mild", "kind": "exposure"}
+    assert _checked_findings([mild], dim * 1.5, d)[0] == {"type": "lowlight", "severity": "moderate",
+                                                            "kind": "exposure", "source": "measured"}
+    own = {"type": "lowlight", "severity": "severe", "kind": "exposure"}
+    assert _checked_findings([own], dim, d) == [own]  # the model's own, as severe: kept
+    assert _checked_findings([noise], dim * 2.5, d) == [noise]  # 0.75: bright enough
+    assert _checked_findings([noise], dim, InferenceDefaults()) == [noise]  # 0 = off
+
+
+def test_blind_restoration_brightens_measured_underexposure_past_the_gate(micro_dir, tmp_path):
+    import dataclasses
+
+    from uare.errors import UareError
+    from uare.infer.pipeline import InferenceDefaults
+
+    m = UARE.from_pretrained(micro_dir)
+    m.defaults = dataclasses.replace(m.defaults, keep_level="bad", lowlight_headroom=0.52)
+    dark = (_img(48, 64, 13) * 0.35 * 255).astype(np.uint8)
+    r = m.restore(dark, seed=0)
+    measured = [x for x in r.assessment_before.degradations if x.get("source") == "measured"]
+    assert [x["type"] for x in measured] == ["lowlight"], r.assessment_before
+    assert "underexposure" in r.assessment_before.text
+    assert r.unchanged is None and any("lowlight measured on the input: restored" in n or "tone from" in n
+                                       for n in r.notes), r.notes
+    bright = (_img(48, 64, 13) * 255).astype(np.uint8)
+    assert not any(x.get("source") for x in m.restore(bright, seed=0).assessment_before.degradations)
+    (tmp_path / "inference.json").write_text('{"lowlight_headroom": 2}')
+    with pytest.raises(UareError, match="lowlight_headroom"):
+        InferenceDefaults.from_folder(tmp_path)
 
 
 def test_an_unchanged_output_says_why_and_the_way_out(micro_dir, tmp_path):

@@ -51,6 +51,7 @@ from uare.model.refiner import Refiner, RefinerBank, load_refiner, tone_transfer
 from uare.model.sampler import LEGACY_INIT, FlowSampler
 from uare.model.unified import Context
 from uare.quality import LEVELS, expected_score, level_from_score, parse_description
+from uare.quality.parse import parse_analysis
 from uare.quality.words import SEVERITY_WORDS, severity_word
 from uare.tasks import ENHANCE_TASKS, TASK_CATEGORY
 
@@ -149,6 +150,15 @@ class InferenceDefaults:
     # pass 1.3; 3 of the bench's 12 x4-down-sampled inputs reach 1.24 (its assessment does not see JPEG).
     # 0 = off.
     jpeg_blockiness: float = 0.0
+    # Underexposure measured on the input: an image whose brightest pixels stay dark -- the 99.5th
+    # percentile of max(R, G, B) below this -- is underexposed (no highlight reaches this share of full
+    # scale in any channel). If the description missed it or rated it milder, it joins the findings like
+    # measured JPEG (severity from the same statistic, ``"source": "measured"``): a blind restoration
+    # brightens it and the do-no-harm gate lets it through. uare-tiny: 0.52 -- above every training image
+    # darkened at the engine's level 3 (max 0.510), below all but 2 of the 691 clean training images (none
+    # of the 211 clean test images; ``benchmarks/lowlight_headroom.py``). Saturated colour keeps max(R, G, B) high, so
+    # a deep red is not "dark". 0 = off.
+    lowlight_headroom: float = 0.0
     # Write a restoration's analysis from its assessment (``prompts.analysis_from_assessment``): the quality
     # analysis states the assessment's level, score and degradations (what ``assess`` reports), the plan
     # is the named task's step or, blind, a step per degradation found (an upscale only when scale > 1),
@@ -284,6 +294,7 @@ def _check_trained_with(d: InferenceDefaults, path: Path | str) -> None:
 #: numeric ranges of inference.json fields: (low, high), inclusive, None = open
 _RANGES: dict[str, tuple[float | None, float | None]] = {
     "ensemble": (1, 4), "color_fix_sigma": (0, 64), "fidelity": (0, 1), "max_color_shift": (0, 100), "jpeg_blockiness": (0, 100),
+    "lowlight_headroom": (0, 1),
     "tile": (0, 4096), "overlap": (0, 4096), "max_untiled_side": (16, 4096), "max_analysis_tokens": (1, 4096),
     "max_description_tokens": (1, 4096), "max_compare_tokens": (1, 4096), "vit_max_size": (0, 4096),
     "vit_min_size": (0, 4096), "assess_crop": (0, 4096), "assess_crops": (1, 9), "compare_score_scale": (1e-6, None),
@@ -730,10 +741,10 @@ class UARE:
                 prefix = prompts.analysis_prefix(task, assessment.level, assessment.score, scale)
             job.plan_text = self._write(ctx, None, prefix, d.max_analysis_tokens)
             if d.check_plan and task == "auto" and not d.plan_from_assessment and self._doubt(
-                    job, {x["type"] for x in degr + _parse_degradations(job.plan_text)}):
+                    job, {x["type"] for x in degr + _analysis_degradations(job.plan_text)}):
                 return job
             if d.match_task and task != "auto":
-                found = {x["type"] for x in _parse_degradations(job.plan_text)}
+                found = {x["type"] for x in _analysis_degradations(job.plan_text)}
                 if TASK_CATEGORY[task] not in found:
                     job.condition = False
                     notes.append(f"the analysis does not find what --task {task} treats "
@@ -955,7 +966,7 @@ def _blind_found(assessment: Assessment | None, plan_text: str | None, doubted: 
     """The categories a blind restoration treats: found by the assessment (measured JPEG blocking
     included) or the analysis, less the ``doubted`` ones (contradicted by the input's statistics)."""
     cats = {x["type"] for x in (assessment.degradations if assessment is not None else [])}
-    cats |= {x["type"] for x in (_parse_degradations(plan_text) if plan_text else [])}
+    cats |= {x["type"] for x in (_analysis_degradations(plan_text) if plan_text else [])}
     return cats - (doubted or set())
 
 
@@ -995,16 +1006,55 @@ def _measured_jpeg(rgb: np.ndarray, threshold: float) -> dict[str, str] | None:
             "source": "measured"}
 
 
+#: severity word of the low-light headroom (the 99.5th percentile of max(R, G, B)): at or below each bound,
+#: from the medians over 230 training images at the engine's levels 3, 4 and 5 (0.471, 0.373, 0.286;
+#: ``benchmarks/lowlight_headroom.py``), taken halfway between neighbouring levels
+_HEADROOM_SEVERITY = ((0.33, "severe"), (0.42, "strong"))
+
+
+def lowlight_headroom(rgb: np.ndarray) -> float:
+    """The 99.5th percentile of max(R, G, B) of RGB ``rgb`` (float in [0, 1], or 8-bit integers): how bright
+    the brightest pixels are. A well-exposed photo has highlights near full scale; a synthetic or real
+    underexposure caps them (see :attr:`InferenceDefaults.lowlight_headroom`)."""
+    a = np.asarray(rgb)
+    v = (a.max(axis=2) if a.ndim == 3 else a).astype(np.float32)
+    if np.issubdtype(a.dtype, np.integer):
+        v /= 255.0
+    return float(np.percentile(v, 99.5)) if v.size else 1.0
+
+
+def _measured_lowlight(rgb: np.ndarray, threshold: float) -> dict[str, str] | None:
+    """Underexposure measured on float RGB ``rgb``: the assessment's degradation entry (``"source":
+    "measured"``), or None when its headroom (:func:`lowlight_headroom`) is at or above ``threshold``."""
+    h = lowlight_headroom(rgb)
+    if h >= threshold:
+        return None
+    word = next((w for bound, w in _HEADROOM_SEVERITY if h <= bound), "moderate")
+    return {"type": "lowlight", "severity": word, "kind": "exposure", "source": "measured"}
+
+
+def _merge_measured(out: list[dict[str, str]], said: dict[str, str] | None) -> list[dict[str, str]]:
+    """``out`` with the measured finding ``said`` in place of the model's own entry of its type when the model
+    missed it or rated it milder (in physical order)."""
+    if said is None:
+        return out
+    own = [x for x in out if x["type"] == said["type"]]
+    if own and SEVERITY_WORDS.index(own[0]["severity"]) >= SEVERITY_WORDS.index(said["severity"]):
+        return out
+    return sorted([x for x in out if x["type"] != said["type"]] + [said], key=lambda x: CATEGORIES.index(x["type"]))
+
+
 def _checked_findings(degradations: list[dict[str, str]], rgb: np.ndarray, d: InferenceDefaults
                       ) -> list[dict[str, str]]:
-    """A description's findings after the checks of ``d``: JPEG blocking measured on ``rgb`` that the model
-    missed or rated milder replaces its JPEG entry (in physical order, ``jpeg_blockiness``), and sub-type
-    words the model cannot back lose their kind (``kind_words``). Unchanged findings come back as they are."""
+    """A description's findings after the checks of ``d``: JPEG blocking (``jpeg_blockiness``) and
+    underexposure (``lowlight_headroom``) measured on ``rgb`` that the model missed or rated milder replace
+    its entry of that type (in physical order), and sub-type words the model cannot back lose their kind
+    (``kind_words``). Unchanged findings come back as they are."""
     out = degradations
-    said = _measured_jpeg(rgb, d.jpeg_blockiness) if d.jpeg_blockiness else None
-    own = [x for x in out if x["type"] == "jpeg"]
-    if said is not None and (not own or SEVERITY_WORDS.index(own[0]["severity"]) < SEVERITY_WORDS.index(said["severity"])):
-        out = sorted([x for x in out if x["type"] != "jpeg"] + [said], key=lambda x: CATEGORIES.index(x["type"]))
+    if d.lowlight_headroom:
+        out = _merge_measured(out, _measured_lowlight(rgb, d.lowlight_headroom))
+    if d.jpeg_blockiness:
+        out = _merge_measured(out, _measured_jpeg(rgb, d.jpeg_blockiness))
 
     def unbacked(x: dict[str, str]) -> bool:
         return bool(x.get("kind")) and x["type"] in d.kind_words and x["kind"] not in d.kind_words[x["type"]]
@@ -1094,10 +1144,24 @@ def _rescaled(prep: Prepared, scale: int) -> Prepared:
 
 
 def _parse_degradations(text: str) -> list[dict[str, str]]:
+    """The degradations a description states; [] when it cannot be read."""
     try:
         parsed = parse_description(text)
     except ValueError:
         return []
+    return [{"type": c, "severity": w, **({"kind": parsed.kinds[c]} if parsed.kinds.get(c) else {})}
+            for c, w in parsed.degradations.items()]
+
+
+def _analysis_degradations(text: str) -> list[dict[str, str]]:
+    """The degradations a four-part analysis states in its quality part (read as a description when it is
+    not a four-part analysis); [] when it cannot be read. (Read as a description, a whole analysis names two
+    levels, the image's and the expected one, and was refused: every named task's analysis then read as
+    finding nothing -- the bug behind release 5's weak named low light and haze.)"""
+    try:
+        parsed = parse_analysis(text)
+    except ValueError:
+        return _parse_degradations(text)
     return [{"type": c, "severity": w, **({"kind": parsed.kinds[c]} if parsed.kinds.get(c) else {})}
             for c, w in parsed.degradations.items()]
 
