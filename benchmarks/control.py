@@ -72,9 +72,14 @@ def _input(lq: np.ndarray, scale: int, size: tuple[int, int]) -> np.ndarray:
     return lq if scale == 1 else cv2.resize(lq, (size[1], size[0]), interpolation=cv2.INTER_CUBIC)
 
 
-#: bench setting -> the uare head (``uare.train.refiner.HEAD_DRAWS``) whose blind training draws ``--draws head``
-#: uses instead of the setting's one exact degradation
-SETTING_HEAD = {"noise_s25": "noise", "blur_s2": "blur", "sr_x4": "lowres", "jpeg_q20": "jpeg"}
+def setting_head(setting) -> str | None:
+    """The uare head (a category of ``uare.train.refiner.HEAD_DRAWS``) whose blind training draws ``--draws
+    head`` uses for ``setting``: that of the setting's one task, or None (several tasks, or no head)."""
+    from uare.tasks import TASK_CATEGORY
+    from uare.train.refiner import HEAD_DRAWS
+
+    cat = TASK_CATEGORY.get(setting.tasks[0]) if len(setting.tasks) == 1 else None
+    return cat if cat in HEAD_DRAWS else None
 
 
 def train_control(setting, images: list[np.ndarray], seconds: float, crop: int, batch: int, seed: int,
@@ -103,7 +108,7 @@ def train_control(setting, images: list[np.ndarray], seconds: float, crop: int, 
             y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
             hq = im[y:y + crop, x:x + crop]
             if draws == "head":  # at the output size already (down-sampled inputs bicubic-enlarged)
-                lq, gt = head_pair(np.ascontiguousarray(hq), SETTING_HEAD[setting.name], rng)
+                lq, gt = head_pair(np.ascontiguousarray(hq), setting_head(setting), rng)
                 xs.append(_to_t(lq))
             else:
                 lq, gt, _ = make_pair(hq, setting, int(rng.integers(2**31)))
@@ -150,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
     settings = get_settings(a.settings)
-    if a.draws == "head" and (bad := [s.name for s in settings if s.name not in SETTING_HEAD]):
-        ap.error(f"--draws head: no uare head for {', '.join(bad)}; settings with one: {', '.join(SETTING_HEAD)}")
+    if a.draws == "head" and (bad := [s.name for s in settings if setting_head(s) is None]):
+        with_head = [s.name for s in get_settings("all") if setting_head(s)]
+        ap.error(f"--draws head: no uare head for {', '.join(bad)}; settings with one: {', '.join(with_head)}")
     torch.set_num_threads(a.threads)
     images = [im for folder in TRAIN for im in map(load_rgb, iter_inputs(folder)) if min(im.shape[:2]) >= a.crop]
     result: dict = {"minutes_per_setting": a.minutes, "threads": a.threads, "crop": a.crop, "batch": a.batch,

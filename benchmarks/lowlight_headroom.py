@@ -2,7 +2,7 @@
 
     python benchmarks/lowlight_headroom.py --out benchmarks/results/lowlight_headroom
 
-The statistic (:func:`uare.infer.pipeline.lowlight_headroom`) is the 99.5th percentile of max(R, G, B): how
+The statistic (:func:`uare.metrics.exposure.lowlight_headroom`) is the 99.5th percentile of max(R, G, B): how
 bright the brightest pixels are. It is computed on every clean training image (BSD200, T91, gray400), on
 every clean test image (CBSD68, Kodak24, Set14, Urban100's first 20 and the gray test sets: never used to
 choose anything), and on every third training image darkened by the degradation engine's low light at
@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))  # the uare of this checkout
 
 from uare.data.images import load_rgb  # noqa: E402
 from uare.degrade import degrade  # noqa: E402
-from uare.infer.pipeline import lowlight_headroom  # noqa: E402
 from uare.io import iter_inputs  # noqa: E402
+from uare.metrics.exposure import lowlight_headroom  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets"
 TRAIN = ("bsd200", "t91", "gray400")

@@ -44,6 +44,7 @@ from uare.infer.tiling import Window, process_tiled
 from uare.io import DEFAULT_MAX_PIXELS
 from uare.limits import MAX_STEPS
 from uare.metrics.color import color_shift
+from uare.metrics.exposure import lowlight_headroom
 from uare.metrics.grid import jpeg_blockiness
 from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
 from uare.model.image_transforms import latent_patchify, latent_unpatchify
@@ -1012,17 +1013,6 @@ def _measured_jpeg(rgb: np.ndarray, threshold: float) -> dict[str, str] | None:
 _HEADROOM_SEVERITY = ((0.33, "severe"), (0.42, "strong"))
 
 
-def lowlight_headroom(rgb: np.ndarray) -> float:
-    """The 99.5th percentile of max(R, G, B) of RGB ``rgb`` (float in [0, 1], or 8-bit integers): how bright
-    the brightest pixels are. A well-exposed photo has highlights near full scale; a synthetic or real
-    underexposure caps them (see :attr:`InferenceDefaults.lowlight_headroom`)."""
-    a = np.asarray(rgb)
-    v = (a.max(axis=2) if a.ndim == 3 else a).astype(np.float32)
-    if np.issubdtype(a.dtype, np.integer):
-        v /= 255.0
-    return float(np.percentile(v, 99.5)) if v.size else 1.0
-
-
 def _measured_lowlight(rgb: np.ndarray, threshold: float) -> dict[str, str] | None:
     """Underexposure measured on float RGB ``rgb``: the assessment's degradation entry (``"source":
     "measured"``), or None when its headroom (:func:`lowlight_headroom`) is at or above ``threshold``."""
@@ -1143,14 +1133,18 @@ def _rescaled(prep: Prepared, scale: int) -> Prepared:
     return prep if scale == 1 else dataclasses.replace(prep)
 
 
+def _findings(parsed) -> list[dict[str, str]]:
+    """A parsed description's or analysis's degradations as the assessment's entries."""
+    return [{"type": c, "severity": w, **({"kind": parsed.kinds[c]} if parsed.kinds.get(c) else {})}
+            for c, w in parsed.degradations.items()]
+
+
 def _parse_degradations(text: str) -> list[dict[str, str]]:
     """The degradations a description states; [] when it cannot be read."""
     try:
-        parsed = parse_description(text)
+        return _findings(parse_description(text))
     except ValueError:
         return []
-    return [{"type": c, "severity": w, **({"kind": parsed.kinds[c]} if parsed.kinds.get(c) else {})}
-            for c, w in parsed.degradations.items()]
 
 
 def _analysis_degradations(text: str) -> list[dict[str, str]]:
@@ -1159,11 +1153,9 @@ def _analysis_degradations(text: str) -> list[dict[str, str]]:
     levels, the image's and the expected one, and was refused: every named task's analysis then read as
     finding nothing -- the bug behind release 5's weak named low light and haze.)"""
     try:
-        parsed = parse_analysis(text)
+        return _findings(parse_analysis(text))
     except ValueError:
         return _parse_degradations(text)
-    return [{"type": c, "severity": w, **({"kind": parsed.kinds[c]} if parsed.kinds.get(c) else {})}
-            for c, w in parsed.degradations.items()]
 
 
 def _random_default(device, dtype) -> Checkpoint:
