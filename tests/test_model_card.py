@@ -160,3 +160,21 @@ def test_compare_releases_reads_the_bench_json(tmp_path):
     assert cmp.table(tmp_path, "a", "b").splitlines()[-1] == "| noise_s25 | CBSD68 | 20.00 | 25.00 | 25.50 | +0.50 |"
     with pytest.raises(SystemExit, match=r"no \*_settings_c.json"):
         cmp.table(tmp_path, "c", "b")
+
+
+def test_release7_tables_are_the_scripts_output():
+    """Release 7's comparisons (compare_releases: release 6 -> 7, and the noise head held back), the haze-contrast
+    and JPEG-size tables and the colour / clean parts in the model card / RESULTS.md are the scripts' outputs."""
+    cmp = _load("compare_releases")
+    res = REPO / "benchmarks" / "results"
+    tab = cmp.table(res / "release7", "release6", "release7")
+    rows = tab.splitlines()
+    assert len(rows) == 2 + 20 + 1 and "| realesrgan_x4 | CBSD68 |" in tab and rows[-1].startswith("| saturated colour")
+    held = cmp.table(res / "release7", "release7", "noisehead")
+    results = (REPO / "benchmarks" / "RESULTS.md").read_text()
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        text = (REPO / doc).read_text()
+        assert tab in text and held in text, doc
+    for table in ("haze_contrast/contrast.md", "jpeg_blockiness_size/size.md", "release7/colour_release7.md",
+                  "release7/clean_release7.md"):
+        assert (res / table).read_text().strip() in results, table

@@ -434,15 +434,17 @@ def test_blind_restoration_treats_measured_jpeg_blocking(micro_dir, tmp_path):
     save_refiner(_rand_bank(), folder)
     m = UARE.from_pretrained(folder)
     m.defaults = dataclasses.replace(m.defaults, keep_level=None, jpeg_blockiness=1.25)
-    x = (_img(48, 64, 3) * 255).astype(np.uint8)
+    x = (_img(64, 80, 3) * 255).astype(np.uint8)
     ok, buf = cv2.imencode(".jpg", x[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 10])
     jpg = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    small = np.ascontiguousarray(jpg[:56])  # under 64 px a side: not measured (too few 8-px blocks)
+    assert not any(d.get("source") for d in m.restore(small, seed=0).assessment_before.degradations)
     r = m.restore(jpg, seed=0)
     measured = [d for d in r.assessment_before.degradations if d.get("source") == "measured"]
     assert [d["type"] for d in measured] == ["jpeg"], r.assessment_before
     assert "LQ-guided heads: jpeg (fidelity 1)" in r.notes, r.notes
     r2 = m.restore(jpg, seed=0, scale=2)  # deblocked at the input's size, then enlarged
-    assert r2.image.shape[:2] == (96, 128) and any("LQ-guided heads: jpeg" in n for n in r2.notes)
+    assert r2.image.shape[:2] == (128, 160) and any("LQ-guided heads: jpeg" in n for n in r2.notes)
     smooth = np.ascontiguousarray(cv2.GaussianBlur(x, (0, 0), 1.0))
     assert not any(d.get("source") for d in m.restore(smooth, seed=0).assessment_before.degradations)
     m.defaults = dataclasses.replace(m.defaults, jpeg_blockiness=0.0)  # off
@@ -543,3 +545,93 @@ def test_the_cli_prints_the_unchanged_line_and_folder_counts(tmp_path):
     assert len(lines) == 2 and lines[1].startswith("  unchanged: rated good (") and "--force" in lines[1]
     r = subprocess.run([*base, str(src), "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "restored 0, unchanged 1, skipped 0" in r.stderr, r.stderr
+
+
+def test_luma_contrast_is_the_std_of_bt601_luma_and_haze_lowers_it():
+    import cv2
+
+    from uare.degrade import degrade
+    from uare.metrics.exposure import luma_contrast
+
+    x = (_img(64, 80, 21) * 255).astype(np.uint8)
+    ref = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float64) / 255.0  # OpenCV's BT.601 luma, rounded to 8 bits
+    assert luma_contrast(x) == pytest.approx(ref.std(), abs=2e-3)
+    assert luma_contrast(x) == pytest.approx(luma_contrast(x / 255.0), abs=1e-6)
+    assert luma_contrast(x[..., 0]) == pytest.approx((x[..., 0] / 255.0).std(), abs=1e-6)  # gray
+    assert luma_contrast(np.full((8, 8, 3), 0.7)) == pytest.approx(0.0, abs=1e-6)
+    hazy, _ = degrade(x, "single", types=["haze"], severity=3, seed=0)
+    assert luma_contrast(hazy) < 0.8 * luma_contrast(x)
+
+
+def test_a_haze_diagnosis_of_a_contrasty_or_colourful_image_is_doubted():
+    from uare.degrade import degrade
+    from uare.infer.pipeline import HAZE_MAX_CONTRAST, _doubted
+    from uare.metrics.exposure import luma_contrast
+
+    stripes = np.zeros((64, 64, 3), np.float32)
+    stripes[:, ::8] = 0.9  # grey, high contrast: not hazy
+    stripes += 0.05
+    assert luma_contrast(stripes) >= HAZE_MAX_CONTRAST
+    assert _doubted({"haze", "noise"}, stripes) == {"haze"}
+    flat = np.full((64, 64, 3), 0.6, np.float32)
+    flat[:, ::8] = 0.7  # grey, low contrast: a haze diagnosis stands
+    assert luma_contrast(flat) < HAZE_MAX_CONTRAST and _doubted({"haze"}, flat) == set()
+    hazy, _ = degrade((stripes * 255).astype(np.uint8), "single", types=["haze"], severity=4, seed=0)
+    assert _doubted({"haze"}, hazy / 255.0) == set()
+
+
+@pytest.mark.parametrize("task,scale,severity,expected", [
+    ("auto", 1, "strong", {"blur", "jpeg"}),     # soft at the same size: the blur head, not the x4 one
+    ("auto", 1, "moderate", {"blur", "jpeg"}),
+    ("auto", 1, "mild", {"jpeg"}),               # slightly soft: left as it is
+    ("auto", 1, "slight", {"jpeg"}),
+    ("auto", 4, "mild", {"lowres", "jpeg"}),     # an enlargement: the lowres head
+    ("sr", 1, "mild", {"lowres"}),               # named: what the user asked for
+])
+def test_same_size_low_resolution_routes_to_the_blur_head_from_moderate_up(task, scale, severity, expected):
+    from types import SimpleNamespace
+
+    from uare.infer.outputs import Assessment
+    from uare.infer.pipeline import _head_categories, _soft_note
+
+    a = Assessment(3.0, "fair", {}, [{"type": "lowres", "severity": severity}, {"type": "jpeg", "severity": "mild"}], "")
+    job = SimpleNamespace(task=task, scale=scale, assessment=a, plan_text=None, skipped=set())
+    assert _head_categories(job) == expected
+    note = _soft_note(job)
+    if task != "auto" or scale != 1:
+        assert note == ""
+    else:
+        assert (("left as it is" in note) if severity in ("mild", "slight") else ("blur head" in note)), note
+
+
+def test_tone_draws_give_the_low_light_paths_input_and_only_to_the_noise_head(tmp_path, capsys):
+    """``heads --tone-draws``: the noise head also meets what it sees on the low-light path, the clean crop's tone
+    on a darkened crop's (brightened) detail; other heads refuse the flag with a one-line error, exit 2."""
+    from uare.degrade import degrade
+    from uare.model.refiner import tone_transfer
+    from uare.train import refiner as tr
+
+    yy, xx = np.mgrid[0:48, 0:48] / 48.0
+    hq = (np.clip(0.5 + 0.3 * np.sin(5 * xx + 3 * yy), 0, 1)[..., None] * np.array([1.0, 0.8, 0.6]) * 255).astype(np.uint8)
+    rng = np.random.default_rng(3)
+    seen = set()
+    for _ in range(40):
+        state = rng.bit_generator.state
+        lq, gt = tr.head_pair(hq, "noise", rng, tone=True)
+        assert lq.shape == gt.shape == hq.shape and lq.dtype == np.uint8 and np.array_equal(gt, hq)
+        # replay the draw: a tone draw is exactly tone_transfer(clean, darkened)
+        r = np.random.default_rng(0)
+        r.bit_generator.state = state
+        table = tr.HEAD_DRAWS["noise"] + tr.TONE_DRAWS["noise"]
+        pipeline, types = table[int(r.integers(len(table)))]
+        seen.add(pipeline)
+        if pipeline.startswith("tone-"):
+            dark, _ = degrade(hq, pipeline[5:], types=list(types), severity=int(r.integers(1, 6)), seed=int(r.integers(2**31)))
+            want = np.round(tone_transfer(hq / 255.0, dark / 255.0) * 255.0).astype(np.uint8)
+            assert np.array_equal(lq, want)
+            # the clean tone, not the darkened one (clipping the amplified noise moves the mean a little)
+            assert abs(float(lq.mean()) - float(hq.mean())) < 0.25 * float(hq.mean()) < float(hq.mean() - dark.mean())
+    assert {"tone-single", "tone-multi", "single"} <= seen
+    with pytest.raises(SystemExit) as e:
+        tr.heads_main(["--out", str(tmp_path / "h"), "--categories", "blur", "--tone-draws", "--steps", "1"])
+    assert e.value.code == 2 and "--tone-draws trains noise only" in capsys.readouterr().err

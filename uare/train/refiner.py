@@ -49,6 +49,7 @@ from uare.model.refiner import (
     RefinerConfig,
     load_refiner,
     save_refiner,
+    tone_transfer,
 )
 from uare.tasks import TASK_CATEGORY
 
@@ -384,13 +385,29 @@ HEAD_DRAWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 }
 
 
-def head_pair(hq: np.ndarray, category: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+#: optional extra draws (``heads --tone-draws``): the input a head meets on the low-light path, where it runs on
+#: ``tone_transfer(generated, lq)`` -- here with a perfect generation, the clean crop's tone on the darkened
+#: input's detail (its sensor noise amplified by the brightening); "tone-multi" adds the engine's noise
+TONE_DRAWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "noise": (("tone-single", ("lowlight",)), ("tone-multi", ("lowlight", "noise"))),
+}
+
+
+def head_pair(hq: np.ndarray, category: str, rng: np.random.Generator, tone: bool = False
+              ) -> tuple[np.ndarray, np.ndarray]:
     """(degraded input at the clean crop's size, clean crop) for the head of ``category``: a random draw of
     its types at a random level 1..5 (down-sampled inputs enlarged back by bicubic, as inference does; the
-    ``realesrgan`` draw is the engine's Real-ESRGAN x4 second-order pipeline)."""
+    ``realesrgan`` draw is the engine's Real-ESRGAN x4 second-order pipeline). ``tone``: the category's
+    :data:`TONE_DRAWS` join its draws."""
     import cv2
 
-    pipeline, types = HEAD_DRAWS[category][int(rng.integers(len(HEAD_DRAWS[category])))]
+    table = HEAD_DRAWS[category] + (TONE_DRAWS.get(category, ()) if tone else ())
+    pipeline, types = table[int(rng.integers(len(table)))]
+    if pipeline.startswith("tone-"):
+        dark, _ = degrade(hq, pipeline[5:], types=list(types), severity=int(rng.integers(1, 6)),
+                          seed=int(rng.integers(2**31)))
+        lq = tone_transfer(hq.astype(np.float32) / 255.0, dark.astype(np.float32) / 255.0)
+        return np.round(lq * 255.0).astype(np.uint8), hq
     if pipeline in ("sr", "realesrgan"):
         s = 4 if types[0] == "x4" else 2
         if pipeline == "sr":
@@ -403,14 +420,14 @@ def head_pair(hq: np.ndarray, category: str, rng: np.random.Generator) -> tuple[
 
 
 def _head_batch(category: str, images: list, weights: np.ndarray, crop: int, batch: int, rng: np.random.Generator,
-                aug: ColorAugment) -> tuple[torch.Tensor, torch.Tensor]:
+                aug: ColorAugment, tone: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
     for _ in range(batch):
         img = images[int(rng.choice(len(images), p=weights))]
         h, w = img.shape[:2]
         y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
         hq = aug(np.ascontiguousarray(img[y:y + crop, x:x + crop]), rng)
-        lq, gt = head_pair(hq, category, rng)
+        lq, gt = head_pair(hq, category, rng, tone)
         xs.append(torch.from_numpy(lq.astype(np.float32) / 255).permute(2, 0, 1))
         ys.append(torch.from_numpy(gt.astype(np.float32) / 255).permute(2, 0, 1))
     cl = torch.channels_last  # the heads' layout (uare.model.refiner): 1.5x faster convolutions on CPUs
@@ -433,7 +450,8 @@ def _head_val(ref: Refiner, val: tuple[torch.Tensor, torch.Tensor]) -> dict[str,
 def train_head(category: str, images: list, weights: np.ndarray, out: Path, minutes: float | None = None,
                crop: int = 48, batch: int = 16, lr: float = 1e-3, config: RefinerConfig | None = None,
                seed: int = 0, max_steps: int | None = None, steps: int | None = None, init: Refiner | None = None,
-               save_every: int = 100, val_n: int = 32, stop_at: int | None = None) -> tuple[Refiner, int]:
+               save_every: int = 100, val_n: int = 32, stop_at: int | None = None, tone: bool = False
+               ) -> tuple[Refiner, int]:
     """Train the head of one category on fresh draws of colour-augmented training crops; writes
     ``out/CATEGORY/refiner.safetensors`` and returns it with the number of steps done.
 
@@ -442,7 +460,8 @@ def train_head(category: str, images: list, weights: np.ndarray, out: Path, minu
     every ``save_every`` steps, ``minutes`` (or ``stop_at``, a step) ends this call early, and calling again with the same arguments
     continues bit for bit; PSNR on ``val_n`` fixed validation draws (96-px crops of the training images,
     their own seed) is logged to ``log.jsonl`` at each checkpoint, the head's learning curve. ``init`` starts
-    from a trained head (fine-tuning; ignored when resuming). Without ``steps``, the cosine runs over
+    from a trained head (fine-tuning; ignored when resuming). ``tone``: train (not validate) with the
+    category's :data:`TONE_DRAWS` too; validation stays on the plain draws, comparable across runs. Without ``steps``, the cosine runs over
     ``minutes`` of wall time (not resumable), capped at ``max_steps``.
     """
     if category not in HEAD_DRAWS:
@@ -480,7 +499,8 @@ def train_head(category: str, images: list, weights: np.ndarray, out: Path, minu
     def save() -> None:
         ref.eval()
         save_refiner(ref, folder)
-        rec = {"category": category, "steps": step, "crop": crop, "batch": batch, "lr": lr}
+        rec = {"category": category, "steps": step, "crop": crop, "batch": batch, "lr": lr} | (
+            {"tone_draws": True} if tone else {})
         if steps is not None:
             torch.save(opt.state_dict(), folder / "optim.pt")
             rec |= {"total_steps": steps, "rng": rng.bit_generator.state}
@@ -501,7 +521,7 @@ def train_head(category: str, images: list, weights: np.ndarray, out: Path, minu
         frac = step / steps if steps is not None else min(1.0, el / (budget or 1.0))
         for g in opt.param_groups:
             g["lr"] = lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
-        x, y = _head_batch(category, images, weights, crop, batch, rng, aug)
+        x, y = _head_batch(category, images, weights, crop, batch, rng, aug, tone)
         value = F.l1_loss(ref(x, x), y)
         opt.zero_grad(set_to_none=True)
         value.backward()
@@ -536,7 +556,11 @@ def heads_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--tone-draws", action="store_true",
+                    help="also train on the low-light path's input (TONE_DRAWS; heads: " + ", ".join(TONE_DRAWS) + ")")
     a = ap.parse_args(argv)
+    if a.tone_draws and not set(a.categories) <= set(TONE_DRAWS):
+        ap.error(f"--tone-draws trains {', '.join(TONE_DRAWS)} only, got --categories {' '.join(a.categories)}")
     for name in ("steps", "max_steps", "save_every", "threads", "crop", "batch", "channels", "layers"):
         v = getattr(a, name)
         if v is not None and v < 1:
@@ -556,7 +580,7 @@ def heads_main(argv: list[str] | None = None) -> int:
         init = bank.heads[c] if bank is not None and c in bank.heads else None
         cfg = init.config if init is not None else RefinerConfig(a.channels, a.layers)
         _, steps = train_head(c, images, weights, a.out, minutes, a.crop, a.batch, a.lr, cfg, max_steps=a.max_steps,
-                              steps=a.steps, init=init, save_every=a.save_every)
+                              steps=a.steps, init=init, save_every=a.save_every, tone=a.tone_draws)
         print(f"head {c}: {steps} steps -> {a.out / c}", flush=True)
     return 0
 

@@ -1,0 +1,83 @@
+"""Where to draw the haze-contrast line (``HAZE_MAX_CONTRAST`` in :mod:`uare.infer.pipeline`).
+
+    python benchmarks/haze_contrast.py --out benchmarks/results/haze_contrast
+
+The statistic (:func:`uare.metrics.exposure.luma_contrast`) is the standard deviation of BT.601 luma. Haze
+scales every difference by its transmission, so a hazy image keeps little contrast. It is computed on every
+clean training image (BSD200, T91, gray400), on every clean colour test image (CBSD68, Kodak24, Set14,
+Urban100's first 20: never used to choose anything), and on every third training image hazed by the
+degradation engine at levels 1-5 (one seed per image). Prints and writes ``contrast.json`` and
+``contrast.md``: per group min / median / max, and for each candidate threshold how many images of each
+group reach it (a blind "haze" diagnosis of such an image is not treated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the uare of this checkout
+
+from uare.data.images import load_rgb  # noqa: E402
+from uare.degrade import degrade  # noqa: E402
+from uare.io import iter_inputs  # noqa: E402
+from uare.metrics.exposure import luma_contrast  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "datasets"
+TRAIN = ("bsd200", "t91", "gray400")
+TEST = ("CBSD68", "Kodak24", "Set14", "Urban100_first20")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--thresholds", default="0.2,0.21,0.22")
+    ap.add_argument("--every", type=int, default=3, help="haze every N-th training image (default 3)")
+    ap.add_argument("--limit", type=int, default=None, help="at most this many images per folder (a quick run)")
+    ap.add_argument("--data", type=Path, default=DATA, help="the datasets folder (default ../shared/datasets)")
+    ap.add_argument("--out", type=Path, default=None)
+    a = ap.parse_args(argv)
+    try:
+        ths = [float(t) for t in a.thresholds.split(",")]
+    except ValueError:
+        ap.error(f"--thresholds takes comma-separated numbers, got {a.thresholds!r}")
+    if a.every < 1 or (a.limit is not None and a.limit < 1):
+        ap.error("--every and --limit take integers >= 1")
+
+    def images(base: Path, names: tuple[str, ...]) -> list[np.ndarray]:
+        return [load_rgb(p) for n in names if (base / n).is_dir() for p in iter_inputs(base / n)[:a.limit]]
+
+    train, test = images(a.data / "train", TRAIN), images(a.data / "test", TEST)
+    if not train:
+        print(f"haze_contrast: no training images under {a.data / 'train'}", file=sys.stderr)
+        return 2
+    groups = {"clean training": [luma_contrast(im) for im in train]}
+    if test:
+        groups["clean test"] = [luma_contrast(im) for im in test]
+    for lev in range(1, 6):
+        groups[f"haze L{lev}"] = [luma_contrast(degrade(im, "single", types=["haze"], severity=lev, seed=i)[0])
+                                  for i, im in enumerate(train[::a.every])]
+    res = {k: {"n": len(v), "min": round(min(v), 4), "median": round(float(np.median(v)), 4),
+               "max": round(max(v), 4), "at_or_above": {str(t): int(sum(x >= t for x in v)) for t in ths}}
+           for k, v in groups.items()}
+    head = "| group | n | min | median | max | " + " | ".join(f"≥ {t:g}" for t in ths) + " |"
+    lines = [head, "|---" * (5 + len(ths)) + "|"]
+    lines += [f"| {k} | {v['n']} | {v['min']:.3f} | {v['median']:.3f} | {v['max']:.3f} | "
+              + " | ".join(f"{v['at_or_above'][str(t)]} ({100 * v['at_or_above'][str(t)] / v['n']:.1f} %)"
+                           for t in ths) + " |"
+              for k, v in res.items()]
+    md = "\n".join(lines) + "\n"
+    print(md)
+    if a.out:
+        a.out.mkdir(parents=True, exist_ok=True)
+        (a.out / "contrast.json").write_text(json.dumps({"thresholds": ths, "groups": res}, indent=1))
+        (a.out / "contrast.md").write_text(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
