@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from uare.quality.fidelity import luma
+
 
 def lowlight_headroom(rgb: np.ndarray) -> float:
     """The 99.5th percentile of max(R, G, B) of RGB ``rgb`` (float in [0, 1], or 8-bit integers): how bright
@@ -23,9 +25,5 @@ def luma_contrast(rgb: np.ndarray) -> float:
     hazed at the engine's level 3 or above keeps 0.21 (``benchmarks/haze_contrast.py``), so an image above
     that line is not (strongly) hazy, whatever a description says (see ``_doubted`` in
     :mod:`uare.infer.pipeline`)."""
-    a = np.asarray(rgb)
-    f = a.astype(np.float32)
-    if np.issubdtype(a.dtype, np.integer):
-        f /= 255.0
-    y = f @ np.array([0.299, 0.587, 0.114], np.float32) if f.ndim == 3 and f.shape[2] >= 3 else f.reshape(f.shape[:2])
-    return float(y.std()) if y.size else 0.0
+    y = luma(np.asarray(rgb))
+    return float(y.std() / 255.0) if y.size else 0.0
