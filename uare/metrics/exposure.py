@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from uare.quality.fidelity import luma
+from uare.metrics.color import rgb_to_y
 
 
 def lowlight_headroom(rgb: np.ndarray) -> float:
@@ -25,5 +25,7 @@ def luma_contrast(rgb: np.ndarray) -> float:
     hazed at the engine's level 3 or above keeps 0.21 (``benchmarks/haze_contrast.py``), so an image above
     that line is not (strongly) hazy, whatever a description says (see ``_doubted`` in
     :mod:`uare.infer.pipeline`)."""
-    y = luma(np.asarray(rgb))
+    a = np.asarray(rgb)
+    f = a.astype(np.float64) * (1.0 if np.issubdtype(a.dtype, np.integer) else 255.0)
+    y = rgb_to_y(f[:, :, :3], "yiq") if f.ndim == 3 and f.shape[2] >= 3 else f.reshape(f.shape[:2])
     return float(y.std() / 255.0) if y.size else 0.0
