@@ -49,13 +49,13 @@ python3 -m uare.train.recipe --configs configs/gpu --data "$DATA" --out "$OUT" -
 # the LQ-guided heads (uare.train.refiner heads: CPU-bound data, 16 cores there), one bank in the exported
 # folder. Release 4's CPU recipe: release 3's heads fine-tuned, resumable, cosine over --steps (blur 1600,
 # lowres 1200 with Real-ESRGAN draws, jpeg 1000); release 5: blur 4000 more at lr 3e-4, then jpeg 4000 more
-# at lr 3e-4, blur 4000 more at lr 2e-4, jpeg 4000 more at lr 2e-4; release 6: blur 6000 more at lr 1.5e-4 (in
-# all, blur saw about 19,000 steps, jpeg about 11,000, the others 3,000-4,000). From scratch here: 2000 steps each, then the same
+# at lr 3e-4, blur 4000 more at lr 2e-4, jpeg 4000 more at lr 2e-4; release 6: blur 6000 more at lr 1.5e-4; release 8: noise 6000 more at lr 1.5e-4, then 3000 at lr 1e-4 with
+# --tone-draws (in all, blur saw about 19,000 steps, jpeg about 11,000, the others 3,000-4,000). From scratch here: 2000 steps each, then the same
 # continuations, each from the bank last exported (the CPU recipe's shape); not yet timed on a GPU.
 heads() { python3 -m uare.train.refiner heads --data "$DATA" --threads 16 "$@" 2>&1 | tee -a "$OUT/train_log.txt"; }
 bank() { python3 -m uare.train.refiner bank --heads "$OUT/refiner/$1" --model-out "$OUT/uare-tiny" --dtype fp16; }
-continue_head() {  # RUN CATEGORY LR [STEPS]: STEPS (4000) more steps of one head of the exported bank, into $OUT/refiner/RUN
-    heads --out "$OUT/refiner/$1" --init "$OUT/uare-tiny" --lr "$3" --categories "$2" --steps "${4:-4000}"
+continue_head() {  # RUN CATEGORY LR [STEPS [FLAGS...]]: STEPS (4000) more steps of one head of the exported bank, into $OUT/refiner/RUN
+    heads --out "$OUT/refiner/$1" --init "$OUT/uare-tiny" --lr "$3" --categories "$2" --steps "${4:-4000}" "${@:5}"
 }
 R="$OUT/refiner"
 heads --out "$R/heads" --steps 2000
@@ -72,5 +72,11 @@ cp -r "$R/heads9/jpeg" "$R/heads7/"
 bank heads7
 continue_head heads10 blur 1.5e-4 6000   # release 6
 cp -r "$R/heads10/blur" "$R/heads7/"
+bank heads7
+continue_head heads12 noise 1.5e-4 6000
+cp -r "$R/heads12/noise" "$R/heads7/"
+bank heads7
+continue_head heads14 noise 1e-4 3000 --tone-draws   # release 8
+cp -r "$R/heads14/noise" "$R/heads7/"
 bank heads7
 du -sh "$OUT"/uare-tiny

@@ -178,3 +178,19 @@ def test_release7_tables_are_the_scripts_output():
     for table in ("haze_contrast/contrast.md", "jpeg_blockiness_size/size.md", "release7/colour_release7.md",
                   "release7/clean_release7.md"):
         assert (res / table).read_text().strip() in results, table
+
+
+def test_release8_tables_are_the_scripts_output():
+    """Release 8's comparison (compare_releases: release 7 -> 8) and its colour / clean parts are the scripts'
+    outputs, in the model card and RESULTS.md; the shipped noise head is the one release 8 measured."""
+    cmp = _load("compare_releases")
+    res = REPO / "benchmarks" / "results" / "release8"
+    tab = cmp.table(res, "release7", "release8")
+    rows = tab.splitlines()
+    assert len(rows) == 2 + 20 + 1 and "| noise_s25 | CBSD68 | 20.64 | 28.81 | 29.69 | +0.88 |" in tab
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        assert tab in (REPO / doc).read_text(), doc
+    results = (REPO / "benchmarks" / "RESULTS.md").read_text()
+    for table in ("colour_release8.md", "clean_release8.md"):
+        assert (res / table).read_text().strip() in results, table
+    assert json.loads((res / "clean_release8.json").read_text())["clean"]["unchanged"] == 12
