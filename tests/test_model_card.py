@@ -194,3 +194,21 @@ def test_release8_tables_are_the_scripts_output():
     for table in ("colour_release8.md", "clean_release8.md"):
         assert (res / table).read_text().strip() in results, table
     assert json.loads((res / "clean_release8.json").read_text())["clean"]["unchanged"] == 12
+
+
+def test_release9_tables_are_the_scripts_output():
+    """Release 9's comparison (release 8 -> 9), the haze-prior table behind ``HAZE_PRIOR_RULE`` and the colour /
+    clean parts are the scripts' outputs, in the model card and RESULTS.md; the shipped rule is the one measured."""
+    cmp = _load("compare_releases")
+    res = REPO / "benchmarks" / "results"
+    tab = cmp.table(res / "release9", "release8", "release9")
+    assert "| haze | Kodak24 | 12.92 | 19.41 | 23.23 | +3.82 |" in tab
+    prior = (res / "haze_prior" / "prior.md").read_text().strip()
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        text = (REPO / doc).read_text()
+        assert tab in text and prior in text, doc
+    results = (REPO / "benchmarks" / "RESULTS.md").read_text()
+    for table in ("release9/colour_release9.md", "release9/clean_release9.md"):
+        assert (res / table).read_text().strip() in results, table
+    measured = json.loads((res / "haze_prior" / "prior.json").read_text())
+    assert measured["max_weight"] == json.loads((REPO / "uare/weights/uare-tiny/inference.json").read_text())["haze_prior"]

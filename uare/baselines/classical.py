@@ -34,6 +34,7 @@ from uare.baselines.base import Setting, check_rgb_u8
 from uare.degrade.jpeg import jpeg_roundtrip_uint8
 from uare.degrade.kernels import gaussian_kernel
 from uare.degrade.resize import resize_float
+from uare.infer.dehaze import dark_channel, dcp_dehaze_float, guided_filter  # noqa: F401 - re-exported
 
 #: PSF sigma assumed by the deconvolution baselines when the setting does not say (pixels).
 DEFAULT_BLUR_SIGMA = 1.5
@@ -239,50 +240,11 @@ def clahe_enhance(img: np.ndarray, clip_limit: float = 2.0, tiles: int = 8) -> n
 # dehazing
 
 
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """He et al.'s gray guided filter: edge-preserving smoothing of ``src`` following ``guide`` (HxW float)."""
-    ksize = (2 * radius + 1, 2 * radius + 1)
-
-    def box(x: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(x, -1, ksize, normalize=True, borderType=cv2.BORDER_REFLECT_101)
-
-    mi, mp = box(guide), box(src)
-    cov = box(guide * src) - mi * mp
-    var = box(guide * guide) - mi * mi
-    a = cov / (var + eps)
-    b = mp - a * mi
-    return box(a) * guide + box(b)
-
-
-def dark_channel(f: np.ndarray, patch: int) -> np.ndarray:
-    """Minimum over the colour channels and a ``patch`` x ``patch`` window (grey erosion)."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (patch, patch))
-    return cv2.erode(f.min(axis=2), kernel, borderType=cv2.BORDER_REFLECT_101)
-
-
 def dcp_dehaze(img: np.ndarray, omega: float = 0.95, t_min: float = 0.1, patch: int | None = None,
                top_fraction: float = 0.001) -> np.ndarray:
-    """Dark-channel-prior dehazing (He, Sun & Tang, CVPR 2009) with guided-filter refinement.
-
-    1. dark channel with a 15x15 patch (smaller for small images);
-    2. atmospheric light A = mean colour of the 0.1 % pixels with the brightest dark channel;
-    3. transmission t = 1 - omega * dark(I / A), omega 0.95 keeps a trace of haze for depth cue;
-    4. t refined by a guided filter on the gray image (radius 8 % of the short side, eps 1e-3);
-    5. J = (I - A) / max(t, t_min) + A.
-    """
-    f = _f32(img)
-    h, w = f.shape[:2]
-    side = min(h, w)
-    if patch is None:
-        patch = max(3, min(15, side // 20) | 1)
-    dark = dark_channel(f, patch)
-    n = max(1, int(round(top_fraction * h * w)))
-    idx = np.argpartition(dark.ravel(), -n)[-n:]
-    airlight = np.maximum(f.reshape(-1, 3)[idx].mean(axis=0), 0.05).astype(np.float32)
-    t = 1.0 - omega * dark_channel(f / airlight, patch)
-    t = guided_filter(_luma(f), t.astype(np.float32), max(4, int(round(0.08 * side))), 1e-3)
-    t = np.clip(t, t_min, 1.0)[:, :, None]
-    return _u8((f - airlight) / t + airlight)
+    """Dark-channel-prior dehazing (He, Sun & Tang, CVPR 2009) with guided-filter refinement, uint8 RGB in and
+    out: :func:`uare.infer.dehaze.dcp_dehaze_float` (the prior uare-tiny's dehazing blends in)."""
+    return _u8(dcp_dehaze_float(_f32(img), omega, t_min, patch, top_fraction))
 
 
 # ---------------------------------------------------------------------------------------------

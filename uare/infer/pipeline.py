@@ -38,6 +38,7 @@ from uare.degrade.record import CATEGORIES
 from uare.degrade.severity import severity_from_strength
 from uare.degrade.types import CATEGORY_TABLE, MEAN_CHANGING
 from uare.errors import UareError
+from uare.infer.dehaze import with_haze_prior
 from uare.infer.images import ImageInput, Prepared, finish, prepare
 from uare.infer.outputs import Assessment, Comparison, Restoration
 from uare.infer.tiling import Window, process_tiled
@@ -161,6 +162,13 @@ class InferenceDefaults:
     # of the 211 clean test images; ``benchmarks/lowlight_headroom.py``). Saturated colour keeps max(R, G, B) high, so
     # a deep red is not "dark". 0 = off.
     lowlight_headroom: float = 0.0
+    # Dehazing (named, or blind haze not doubted): blend in up to this share of the dark-channel prior's
+    # inversion of the input (``uare.infer.dehaze``), the share growing as the input looks washed out (its
+    # median dark channel near its brightness, little contrast), and none on a contrasty image (luma std at
+    # least ``HAZE_MAX_CONTRAST``, where DCP reads bright content as haze). The generation removes about the same
+    # haze from every image, DCP what the dark channel says; their errors mostly have opposite signs.
+    # uare-tiny: 0.5 (``benchmarks/haze_prior.py``). 0 = off.
+    haze_prior: float = 0.0
     # Write a restoration's analysis from its assessment (``prompts.analysis_from_assessment``): the quality
     # analysis states the assessment's level, score and degradations (what ``assess`` reports), the plan
     # is the named task's step or, blind, a step per degradation found (an upscale only when scale > 1),
@@ -296,7 +304,7 @@ def _check_trained_with(d: InferenceDefaults, path: Path | str) -> None:
 #: numeric ranges of inference.json fields: (low, high), inclusive, None = open
 _RANGES: dict[str, tuple[float | None, float | None]] = {
     "ensemble": (1, 4), "color_fix_sigma": (0, 64), "fidelity": (0, 1), "max_color_shift": (0, 100), "jpeg_blockiness": (0, 100),
-    "lowlight_headroom": (0, 1),
+    "lowlight_headroom": (0, 1), "haze_prior": (0, 1),
     "tile": (0, 4096), "overlap": (0, 4096), "max_untiled_side": (16, 4096), "max_analysis_tokens": (1, 4096),
     "max_description_tokens": (1, 4096), "max_compare_tokens": (1, 4096), "vit_max_size": (0, 4096),
     "vit_min_size": (0, 4096), "assess_crop": (0, 4096), "assess_crops": (1, 9), "compare_score_scale": (1e-6, None),
@@ -851,6 +859,7 @@ class UARE:
             out = self.prepare_refinement(job, out)
             if self.refiner is not None and job.fidelity > 0.0:
                 out = self._refine(job, out)
+            out = self._haze_prior(job, out)
         if self.defaults.max_color_shift > 0 and _keeps_mean(job.task, job.assessment, job.plan_text, job.skipped):
             out = _color_check(out, job.lq, self.defaults.max_color_shift, job.notes)
             if out is job.lq:  # refused
@@ -882,6 +891,20 @@ class UARE:
         job.notes.append(("tone from the generation, detail from the input; " if src is not job.lq else "")
                          + f"LQ-guided heads: {', '.join(heads) or 'none'} (fidelity {f:g}){_soft_note(job)}")
         return out + f * (self._run_heads(job, src, heads) - out)
+
+    def _haze_prior(self, job: RestoreJob, out: np.ndarray) -> np.ndarray:
+        """``out`` with the dark-channel prior blended in when this restoration dehazes (``haze_prior``)."""
+        w_max = self.defaults.haze_prior
+        if w_max <= 0.0 or "haze" not in _treated(job.task, job.scale, job.assessment, job.plan_text, job.skipped):
+            return out
+        if luma_contrast(job.lq) >= HAZE_MAX_CONTRAST:
+            job.notes.append(f"haze prior: none (luma contrast {luma_contrast(job.lq):.2f} >= {HAZE_MAX_CONTRAST:g}: "
+                             "a contrasty image, whose bright content the dark channel would read as haze)")
+            return out
+        out, w, m = with_haze_prior(out, job.lq, w_max)
+        job.notes.append(f"haze prior: {w:.2f} of the dark-channel-prior inversion blended in (at most {w_max:g}; "
+                         f"median dark channel {m:.2f})")
+        return out
 
     def heads_alone(self, job: RestoreJob) -> list[str] | None:
         """The heads that alone make this restoration's output, or None: with a bank, at fidelity 1, a
