@@ -14,23 +14,17 @@ group reach it (a blind "haze" diagnosis of such an image is not treated).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the uare of this checkout
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from uare.data.images import load_rgb  # noqa: E402
+from _statistics import DATA, TEST, TRAIN, group_table, load_folders, write_outputs  # noqa: E402
+
 from uare.degrade import degrade  # noqa: E402
-from uare.io import iter_inputs  # noqa: E402
 from uare.metrics.exposure import luma_contrast  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "datasets"
-TRAIN = ("bsd200", "t91", "gray400")
-TEST = ("CBSD68", "Kodak24", "Set14", "Urban100_first20")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,10 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.every < 1 or (a.limit is not None and a.limit < 1):
         ap.error("--every and --limit take integers >= 1")
 
-    def images(base: Path, names: tuple[str, ...]) -> list[np.ndarray]:
-        return [load_rgb(p) for n in names if (base / n).is_dir() for p in iter_inputs(base / n)[:a.limit]]
-
-    train, test = images(a.data / "train", TRAIN), images(a.data / "test", TEST)
+    train, test = load_folders(a.data / "train", TRAIN, a.limit), load_folders(a.data / "test", TEST, a.limit)
     if not train:
         print(f"haze_contrast: no training images under {a.data / 'train'}", file=sys.stderr)
         return 2
@@ -61,21 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     for lev in range(1, 6):
         groups[f"haze L{lev}"] = [luma_contrast(degrade(im, "single", types=["haze"], severity=lev, seed=i)[0])
                                   for i, im in enumerate(train[::a.every])]
-    res = {k: {"n": len(v), "min": round(min(v), 4), "median": round(float(np.median(v)), 4),
-               "max": round(max(v), 4), "at_or_above": {str(t): int(sum(x >= t for x in v)) for t in ths}}
-           for k, v in groups.items()}
-    head = "| group | n | min | median | max | " + " | ".join(f"≥ {t:g}" for t in ths) + " |"
-    lines = [head, "|---" * (5 + len(ths)) + "|"]
-    lines += [f"| {k} | {v['n']} | {v['min']:.3f} | {v['median']:.3f} | {v['max']:.3f} | "
-              + " | ".join(f"{v['at_or_above'][str(t)]} ({100 * v['at_or_above'][str(t)] / v['n']:.1f} %)"
-                           for t in ths) + " |"
-              for k, v in res.items()]
-    md = "\n".join(lines) + "\n"
-    print(md)
-    if a.out:
-        a.out.mkdir(parents=True, exist_ok=True)
-        (a.out / "contrast.json").write_text(json.dumps({"thresholds": ths, "groups": res}, indent=1))
-        (a.out / "contrast.md").write_text(md)
+    res, md = group_table(groups, ths, above=True)
+    write_outputs(a.out, "contrast", {"thresholds": ths, "groups": res}, md)
     return 0
 
 

@@ -12,7 +12,6 @@ and the share of the same crops saved as JPEG quality 20 (the engine's level 4) 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,13 +19,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the uare of this checkout
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from uare.data.images import load_rgb  # noqa: E402
+from _statistics import DATA, load_folders, write_outputs  # noqa: E402
+
 from uare.degrade import degrade  # noqa: E402
-from uare.io import iter_inputs  # noqa: E402
 from uare.metrics.grid import jpeg_blockiness  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "datasets"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--sides takes comma-separated integers, got {a.sides!r}")
     if min(sides) <= 16 or a.threshold <= 0:
         ap.error("--sides must be > 16 px and --threshold > 0")
-    images = [load_rgb(p) for n in ("bsd200", "t91") if (a.data / "train" / n).is_dir()
-              for p in iter_inputs(a.data / "train" / n)]
+    images = load_folders(a.data / "train", ("bsd200", "t91"))
     if not images:
         print(f"jpeg_blockiness_size: no training images under {a.data / 'train'}", file=sys.stderr)
         return 2
@@ -67,12 +64,7 @@ def main(argv: list[str] | None = None) -> int:
              "|---|---|---|---|---|"]
     lines += [f"| {s} | {r['n']} | {100 * r['clean_at_or_above']:.1f} % | {r['clean_q99']:.2f} | "
               f"{100 * r['jpeg_q20_at_or_above']:.1f} % |" for s, r in rows.items()]
-    md = "\n".join(lines) + "\n"
-    print(md)
-    if a.out:
-        a.out.mkdir(parents=True, exist_ok=True)
-        (a.out / "size.json").write_text(json.dumps({"threshold": a.threshold, "sides": rows}, indent=1))
-        (a.out / "size.md").write_text(md)
+    write_outputs(a.out, "size", {"threshold": a.threshold, "sides": rows}, "\n".join(lines) + "\n")
     return 0
 
 

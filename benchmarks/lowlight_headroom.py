@@ -14,22 +14,19 @@ many clean images and what share of each level fall below it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the uare of this checkout
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from uare.data.images import load_rgb  # noqa: E402
+from _statistics import DATA, TRAIN, group_table, load_folders, write_outputs  # noqa: E402
+
 from uare.degrade import degrade  # noqa: E402
-from uare.io import iter_inputs  # noqa: E402
 from uare.metrics.exposure import lowlight_headroom  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "datasets"
-TRAIN = ("bsd200", "t91", "gray400")
+#: the clean test folders, gray ones included (a gray image has max(R, G, B) = its luma)
 TEST = ("CBSD68", "Kodak24", "Set14", "Urban100_first20", "BSD68_gray", "Set12_gray", "classic5_gray")
 
 
@@ -42,30 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     ths = [float(t) for t in a.thresholds.split(",")]
 
-    def images(base: Path, names) -> list[np.ndarray]:
-        return [load_rgb(p) for n in names if (base / n).is_dir() for p in iter_inputs(base / n)[:a.limit]]
-
-    train, test = images(DATA / "train", TRAIN), images(DATA / "test", TEST)
+    train, test = load_folders(DATA / "train", TRAIN, a.limit), load_folders(DATA / "test", TEST, a.limit)
     groups = {"clean training": [lowlight_headroom(im) for im in train],
               "clean test": [lowlight_headroom(im) for im in test]}
     for lev in range(1, 6):
         groups[f"low light L{lev}"] = [
             lowlight_headroom(degrade(im, "single", types=["lowlight"], severity=lev, seed=i)[0])
             for i, im in enumerate(train[::a.every])]
-    res = {k: {"n": len(v), "min": round(min(v), 4), "median": round(float(np.median(v)), 4),
-               "max": round(max(v), 4), "below": {str(t): int(sum(x < t for x in v)) for t in ths}}
-           for k, v in groups.items()}
-    head = "| group | n | min | median | max | " + " | ".join(f"below {t:g}" for t in ths) + " |"
-    lines = [head, "|---" * (5 + len(ths)) + "|"]
-    lines += [f"| {k} | {v['n']} | {v['min']:.3f} | {v['median']:.3f} | {v['max']:.3f} | "
-              + " | ".join(f"{v['below'][str(t)]} ({100 * v['below'][str(t)] / v['n']:.1f} %)" for t in ths) + " |"
-              for k, v in res.items()]
-    md = "\n".join(lines) + "\n"
-    print(md)
-    if a.out:
-        a.out.mkdir(parents=True, exist_ok=True)
-        (a.out / "headroom.json").write_text(json.dumps({"thresholds": ths, "groups": res}, indent=1))
-        (a.out / "headroom.md").write_text(md)
+    res, md = group_table(groups, ths, above=False)
+    write_outputs(a.out, "headroom", {"thresholds": ths, "groups": res}, md)
     return 0
 
 

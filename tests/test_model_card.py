@@ -212,3 +212,17 @@ def test_release9_tables_are_the_scripts_output():
         assert (res / table).read_text().strip() in results, table
     measured = json.loads((res / "haze_prior" / "prior.json").read_text())
     assert measured["max_weight"] == json.loads((REPO / "uare/weights/uare-tiny/inference.json").read_text())["haze_prior"]
+
+
+def test_the_statistics_scripts_share_one_group_table():
+    """benchmarks/_statistics.group_table (haze_contrast.py, lowlight_headroom.py): counts at or above / below each
+    line, with their share, and the headroom table the model card quotes is in that format."""
+    st = _load("_statistics")
+    res, md = st.group_table({"a": [0.1, 0.2, 0.3, 0.4]}, [0.2, 0.35], above=True)
+    assert res["a"]["at_or_above"] == {"0.2": 3, "0.35": 1} and res["a"]["median"] == 0.25
+    assert md.splitlines()[0] == "| group | n | min | median | max | ≥ 0.2 | ≥ 0.35 |"
+    assert md.splitlines()[2] == "| a | 4 | 0.100 | 0.250 | 0.400 | 3 (75.0 %) | 1 (25.0 %) |"
+    res, md = st.group_table({"a": [0.1, 0.2, 0.3, 0.4]}, [0.2], above=False)
+    assert res["a"]["below"] == {"0.2": 1} and "| below 0.2 |" in md and "1 (25.0 %)" in md
+    headroom = (REPO / "benchmarks" / "results" / "lowlight_headroom" / "headroom.md").read_text()
+    assert headroom.startswith("| group | n | min | median | max | below 0.5 | below 0.52 | below 0.55 |")
