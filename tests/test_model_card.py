@@ -226,3 +226,14 @@ def test_the_statistics_scripts_share_one_group_table():
     assert res["a"]["below"] == {"0.2": 1} and "| below 0.2 |" in md and "1 (25.0 %)" in md
     headroom = (REPO / "benchmarks" / "results" / "lowlight_headroom" / "headroom.md").read_text()
     assert headroom.startswith("| group | n | min | median | max | below 0.5 | below 0.52 | below 0.55 |")
+
+
+def test_release10_table_is_the_scripts_output():
+    """Release 10's comparison (release 9 -> 10 on the settings with a scale) is compare_releases' output, in the
+    model card and RESULTS.md, and the shipped inference.json back-projects as measured."""
+    cmp = _load("compare_releases")
+    tab = cmp.table(REPO / "benchmarks" / "results" / "release10", "release9", "release10")
+    assert "| sr_x4 | CBSD68 | 26.98 | 27.69 | 27.76 | +0.08 |" in tab and "| realesrgan_x4 | Kodak24 |" in tab
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        assert tab in (REPO / doc).read_text(), doc
+    assert json.loads((REPO / "uare/weights/uare-tiny/inference.json").read_text())["back_projection"] == 5

@@ -33,7 +33,7 @@ from scipy import fft as sfft
 from uare.baselines.base import Setting, check_rgb_u8
 from uare.degrade.jpeg import jpeg_roundtrip_uint8
 from uare.degrade.kernels import gaussian_kernel
-from uare.degrade.resize import resize_float
+from uare.infer.consistency import back_project
 from uare.infer.dehaze import dark_channel, dcp_dehaze_float, guided_filter  # noqa: F401 - re-exported
 
 #: PSF sigma assumed by the deconvolution baselines when the setting does not say (pixels).
@@ -96,11 +96,7 @@ def back_projection(img: np.ndarray, scale: int, iterations: int = 10) -> np.nda
     if scale == 1:
         return check_rgb_u8(img).copy()
     h, w = y.shape[0] * scale, y.shape[1] * scale
-    x = cv2.resize(y, (w, h), interpolation=cv2.INTER_CUBIC)
-    for _ in range(iterations):
-        err = y - resize_float(np.clip(x, 0, 1), y.shape[:2], "matlab_bicubic")
-        x = x + cv2.resize(err, (w, h), interpolation=cv2.INTER_CUBIC)
-    return _u8(x)
+    return _u8(back_project(cv2.resize(y, (w, h), interpolation=cv2.INTER_CUBIC), y, iterations))
 
 
 # ---------------------------------------------------------------------------------------------
