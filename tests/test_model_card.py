@@ -237,3 +237,16 @@ def test_release10_table_is_the_scripts_output():
     for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
         assert tab in (REPO / doc).read_text(), doc
     assert json.loads((REPO / "uare/weights/uare-tiny/inference.json").read_text())["back_projection"] == 5
+
+
+def test_release11_tables_are_the_scripts_output():
+    """Release 11's comparison (release 10 -> 11 on the settings the JPEG head reaches) and its colour part are the
+    scripts' outputs, in the model card and RESULTS.md."""
+    cmp = _load("compare_releases")
+    res = REPO / "benchmarks" / "results" / "release11"
+    tab = cmp.table(res, "release10", "release11")
+    assert "| jpeg_q20 | Kodak24 | 28.87 | 29.82 | 29.86 | +0.05 |" in tab and tab.splitlines()[-1].startswith(
+        "| saturated colour")
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        assert tab in (REPO / doc).read_text(), doc
+    assert (res / "colour_release11.md").read_text().strip() in (REPO / "benchmarks" / "RESULTS.md").read_text()
