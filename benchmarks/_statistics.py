@@ -24,6 +24,22 @@ def load_folders(base: Path, names: tuple[str, ...], limit: int | None = None) -
     return [load_rgb(p) for n in names if (base / n).is_dir() for p in iter_inputs(base / n)[:limit]]
 
 
+def statistic_groups(stat, train: list[np.ndarray], test: list[np.ndarray], degradation: str, label: str,
+                     every: int) -> dict[str, list[float]]:
+    """``stat`` per image group: the clean training images, the clean test images (when there are any) and every
+    ``every``-th training image degraded by ``degradation`` alone at the engine's levels 1-5 (seed = its index),
+    the last groups named ``"<label> L<level>"``."""
+    from uare.degrade import degrade
+
+    groups = {"clean training": [stat(im) for im in train]}
+    if test:
+        groups["clean test"] = [stat(im) for im in test]
+    for lev in range(1, 6):
+        groups[f"{label} L{lev}"] = [stat(degrade(im, "single", types=[degradation], severity=lev, seed=i)[0])
+                                     for i, im in enumerate(train[::every])]
+    return groups
+
+
 def group_table(groups: dict[str, list[float]], thresholds: list[float], above: bool) -> tuple[dict, str]:
     """(per-group summary, Markdown table) of a statistic per image group: n, min, median, max and, for each
     threshold, how many values lie at or above it (``above``) or below it, with their share."""

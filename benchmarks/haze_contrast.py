@@ -21,9 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the uare of this checkout
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _statistics import DATA, TEST, TRAIN, group_table, load_folders, write_outputs  # noqa: E402
+from _statistics import DATA, TEST, TRAIN, group_table, load_folders, statistic_groups, write_outputs  # noqa: E402
 
-from uare.degrade import degrade  # noqa: E402
 from uare.metrics.exposure import luma_contrast  # noqa: E402
 
 
@@ -46,12 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if not train:
         print(f"haze_contrast: no training images under {a.data / 'train'}", file=sys.stderr)
         return 2
-    groups = {"clean training": [luma_contrast(im) for im in train]}
-    if test:
-        groups["clean test"] = [luma_contrast(im) for im in test]
-    for lev in range(1, 6):
-        groups[f"haze L{lev}"] = [luma_contrast(degrade(im, "single", types=["haze"], severity=lev, seed=i)[0])
-                                  for i, im in enumerate(train[::a.every])]
+    groups = statistic_groups(luma_contrast, train, test, "haze", "haze", a.every)
     res, md = group_table(groups, ths, above=True)
     write_outputs(a.out, "contrast", {"thresholds": ths, "groups": res}, md)
     return 0

@@ -32,6 +32,7 @@ from uare.degrade import degrade  # noqa: E402
 from uare.infer.dehaze import dcp_dehaze_float, haze_prior_weight  # noqa: E402
 from uare.infer.pipeline import UARE  # noqa: E402
 from uare.io import iter_inputs  # noqa: E402
+from uare.metrics.color import rgb_to_y  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets" / "train" / "bsd200"
 PLAN = ((1, 0, 16), (2, 5, 12), (3, 0, 8), (4, 7, 12), (5, 0, 16))  # (level, first image, every N-th image)
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             out = np.asarray(m.restore(lq, task="dehaze").image, dtype=np.float32) / 255.0
             prior = np.clip(dcp_dehaze_float(f), 0.0, 1.0)
             w, med = haze_prior_weight(f, a.max_weight)
-            y = 0.299 * f[:, :, 0] + 0.587 * f[:, :, 1] + 0.114 * f[:, :, 2]
+            y = rgb_to_y(f * 255.0, "yiq") / 255.0
             outs = {"model": out, "dcp": prior, "blend 0.25": out + 0.25 * (prior - out),
                     "blend 0.5": out + 0.5 * (prior - out), "rule": out + w * (prior - out)}
             rows.append({"image": p.stem, "input": _psnr(f, gt), "dark_median": med, "luma_mean": float(y.mean()),

@@ -21,9 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the uare of this checkout
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _statistics import DATA, TRAIN, group_table, load_folders, write_outputs  # noqa: E402
+from _statistics import DATA, TRAIN, group_table, load_folders, statistic_groups, write_outputs  # noqa: E402
 
-from uare.degrade import degrade  # noqa: E402
 from uare.metrics.exposure import lowlight_headroom  # noqa: E402
 
 #: the clean test folders, gray ones included (a gray image has max(R, G, B) = its luma)
@@ -40,12 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ths = [float(t) for t in a.thresholds.split(",")]
 
     train, test = load_folders(DATA / "train", TRAIN, a.limit), load_folders(DATA / "test", TEST, a.limit)
-    groups = {"clean training": [lowlight_headroom(im) for im in train],
-              "clean test": [lowlight_headroom(im) for im in test]}
-    for lev in range(1, 6):
-        groups[f"low light L{lev}"] = [
-            lowlight_headroom(degrade(im, "single", types=["lowlight"], severity=lev, seed=i)[0])
-            for i, im in enumerate(train[::a.every])]
+    groups = statistic_groups(lowlight_headroom, train, test, "lowlight", "low light", a.every)
     res, md = group_table(groups, ths, above=False)
     write_outputs(a.out, "headroom", {"thresholds": ths, "groups": res}, md)
     return 0

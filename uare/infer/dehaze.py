@@ -18,6 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from uare.metrics.color import rgb_to_y
+
 #: the haze prior's weight before its cap, ``a + b * (median dark channel - mean luma) - c * luma std`` clipped
 #: to [0, 1]: (a, b, c) fitted on 85 hazed BSD200 training images at the engine's levels 1-5 (mean PSNR gain
 #: over the model alone, less 0.1 dB per image left more than 0.5 dB below it; ``benchmarks/haze_prior.py``)
@@ -88,7 +90,7 @@ def haze_prior_weight(f: np.ndarray, max_weight: float) -> tuple[float, float]:
     ``max_weight``. Haze lifts the dark channel towards the brightness and flattens contrast."""
     f = np.asarray(f, dtype=np.float32)
     m = median_dark_channel(f)
-    y = 0.299 * f[:, :, 0] + 0.587 * f[:, :, 1] + 0.114 * f[:, :, 2]
+    y = rgb_to_y(f * 255.0, "yiq") / 255.0  # BT.601 luma, as luma_contrast reads it
     a, b, c = HAZE_PRIOR_RULE
     w = float(np.clip(a + b * (m - float(y.mean())) - c * float(y.std()), 0.0, 1.0))
     return min(w, max_weight), m

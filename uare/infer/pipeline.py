@@ -912,8 +912,9 @@ class UARE:
         w_max = self.defaults.haze_prior
         if w_max <= 0.0 or "haze" not in _treated(job.task, job.scale, job.assessment, job.plan_text, job.skipped):
             return out
-        if luma_contrast(job.lq) >= HAZE_MAX_CONTRAST:
-            job.notes.append(f"haze prior: none (luma contrast {luma_contrast(job.lq):.2f} >= {HAZE_MAX_CONTRAST:g}: "
+        contrast = luma_contrast(job.lq)
+        if contrast >= HAZE_MAX_CONTRAST:
+            job.notes.append(f"haze prior: none (luma contrast {contrast:.2f} >= {HAZE_MAX_CONTRAST:g}: "
                              "a contrasty image, whose bright content the dark channel would read as haze)")
             return out
         out, w, m = with_haze_prior(out, job.lq, w_max)
