@@ -250,3 +250,22 @@ def test_release11_tables_are_the_scripts_output():
     for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
         assert tab in (REPO / doc).read_text(), doc
     assert (res / "colour_release11.md").read_text().strip() in (REPO / "benchmarks" / "RESULTS.md").read_text()
+
+
+def test_release12_tables_are_the_scripts_output():
+    """Release 12's comparison (release 11 -> 12 on all ten settings), its colour and clean parts are the scripts'
+    outputs, in the model card and RESULTS.md, and the shipped folder runs the self-ensemble it was measured with."""
+    cmp = _load("compare_releases")
+    res = REPO / "benchmarks" / "results" / "release12"
+    tab = cmp.table(res, "release11", "release12")
+    assert "| noise_s25 | CBSD68 | 20.64 | 29.69 | 29.86 | +0.17 |" in tab
+    assert "| sr_x4 | Kodak24 | 27.58 | 28.31 | 28.41 | +0.10 |" in tab
+    assert len(tab.splitlines()) == 2 + 20 + 1  # header, every setting in both folders, the colour line
+    assert all(not line.split("|")[6].strip().startswith("-") for line in tab.splitlines()[2:22])  # none worse
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        assert tab in (REPO / doc).read_text(), doc
+    results = (REPO / "benchmarks" / "RESULTS.md").read_text()
+    for part in ("colour_release12.md", "clean_release12.md"):
+        assert (res / part).read_text().strip() in results, part
+    shipped = json.loads((REPO / "uare" / "weights" / "uare-tiny" / "inference.json").read_text())
+    assert shipped["self_ensemble"] == 2

@@ -635,3 +635,70 @@ def test_tone_draws_give_the_low_light_paths_input_and_only_to_the_noise_head(tm
     with pytest.raises(SystemExit) as e:
         tr.heads_main(["--out", str(tmp_path / "h"), "--categories", "blur", "--tone-draws", "--steps", "1"])
     assert e.value.code == 2 and "--tone-draws trains noise only" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- self-ensemble of the heads
+def _views_by_hand(bank, x: np.ndarray, heads: list[str], views: int) -> np.ndarray:
+    """The self-ensemble written out with numpy: the chain on each flipped / rotated view, turned back, averaged."""
+    h, w = x.shape[:2]
+    p = np.pad(x, ((0, -h % 8), (0, -w % 8), (0, 0)), mode="edge")
+    views_ = [lambda a: a, lambda a: a[:, ::-1], lambda a: a[::-1, ::-1], lambda a: a[::-1, :]]
+    inverse = [lambda a: a, lambda a: a[:, ::-1], lambda a: a[::-1, ::-1], lambda a: a[::-1, :]]
+    outs = [inv(bank.restore(np.ascontiguousarray(f(p)), heads)) for f, inv in zip(views_[:views], inverse, strict=False)]
+    return np.mean(outs, axis=0)[:h, :w]
+
+
+@pytest.mark.parametrize("shape", [(24, 32), (21, 30)])
+def test_self_ensemble_averages_the_heads_over_flipped_views(shape):
+    bank = _rand_bank(("noise", "jpeg"))
+    x = _img(*shape, 12)
+    one = bank.restore(x, ["jpeg", "noise"])
+    assert np.array_equal(bank.restore(x, ["jpeg", "noise"], views=1), one)
+    for views in (2, 4):
+        got = bank.restore(x, ["jpeg", "noise"], views=views)
+        assert got.shape == x.shape
+        assert np.abs(got - _views_by_hand(bank, x, ["jpeg", "noise"], views)).max() < 1e-5
+        assert np.abs(got - one).max() > 1e-3  # a random head is not flip-symmetric: the views differ
+    # 8 views hold every flip and quarter turn: the result turns with the input (whole 8-px blocks, no padding)
+    sq = _img(24, 24, 13)
+    eight = bank.restore(sq, ["noise"], views=8)
+    for turned, back in ((sq[:, ::-1], lambda a: a[:, ::-1]), (np.rot90(sq), lambda a: np.rot90(a, -1)),
+                         (sq.transpose(1, 0, 2), lambda a: a.transpose(1, 0, 2))):
+        assert np.abs(back(bank.restore(np.ascontiguousarray(turned), ["noise"], views=8)) - eight).max() < 1e-5
+    two = bank.restore(sq, ["noise"], views=2)
+    assert np.abs(bank.restore(np.ascontiguousarray(sq[:, ::-1]), ["noise"], views=2)[:, ::-1] - two).max() < 1e-5
+    with pytest.raises(UareError, match="self-ensemble views must be one of 1, 2, 4, 8"):
+        bank.restore(x, ["noise"], views=3)
+
+
+def test_self_ensemble_is_a_validated_option_of_restore_the_cli_and_inference_json(micro_dir, tmp_path):
+    import shutil
+
+    from uare.infer.pipeline import InferenceDefaults
+
+    folder = tmp_path / "m"
+    shutil.copytree(micro_dir, folder)
+    save_refiner(_rand_bank(), folder)
+    m = UARE.from_pretrained(folder)
+    img = (_img(32, 40, 14) * 255).astype(np.uint8)
+    one = m.restore(img, task="jpeg", assess=False, seed=0)
+    assert m.defaults.self_ensemble == 1 and not any("self-ensemble" in n for n in one.notes)
+    four = m.restore(img, task="jpeg", assess=False, seed=0, self_ensemble=4)
+    assert "self-ensemble: the heads averaged over 4 flipped / rotated views" in four.notes
+    expect = _views_by_hand(m.refiner, img.astype(np.float32) / 255, ["jpeg"], 4)
+    assert np.abs(four.image.astype(int) - np.clip(np.rint(expect * 255), 0, 255)).max() <= 1
+    for bad in (3, 0, 16, 2.0, True):
+        with pytest.raises(UareError, match="self-ensemble must be one of 1, 2, 4, 8"):
+            m.restore(img, task="jpeg", assess=False, self_ensemble=bad)
+    for bad in ("3", "0", "2.0", "true"):
+        with pytest.raises(UareError, match="self_ensemble"):
+            InferenceDefaults.from_dict({"self_ensemble": json.loads(bad)})
+    assert InferenceDefaults.from_dict({"self_ensemble": 8}).self_ensemble == 8
+    src = tmp_path / "a.png"
+    from PIL import Image
+
+    Image.fromarray(img).save(src)
+    p = subprocess.run([sys.executable, "-m", "uare", "restore", str(src), "-o", str(tmp_path / "o.png"),
+                        "--model", str(folder), "--self-ensemble", "3"], capture_output=True, text=True)
+    assert p.returncode == 2 and not (tmp_path / "o.png").exists()
+    assert "--self-ensemble: expected 1, 2, 4, 8 views, got 3" in p.stderr.strip().splitlines()[-1]

@@ -33,6 +33,20 @@ def bounded_int(lo: int, hi: int):
     return _int_type(lo, hi, f"an integer in [{lo}, {hi}]")
 
 
+def views_int(text: str) -> int:
+    """argparse type: a self-ensemble view count (:data:`uare.limits.SELF_ENSEMBLE_VIEWS`)."""
+    from uare.limits import SELF_ENSEMBLE_VIEWS
+
+    allowed = ", ".join(map(str, SELF_ENSEMBLE_VIEWS))
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {allowed} views, got {text!r}") from None
+    if value not in SELF_ENSEMBLE_VIEWS:
+        raise argparse.ArgumentTypeError(f"expected {allowed} views, got {text}")
+    return value
+
+
 def finite_float(text: str) -> float:
     """argparse type: a finite number."""
     import math

@@ -19,6 +19,7 @@ from uare.cli_args import (
     positive_int,
     seed_int,
     unit_float,
+    views_int,
 )
 from uare.errors import ImageReadError, UareError
 from uare.io import DEFAULT_MAX_PIXELS, iter_inputs, left_out, output_format, write_image, write_json_atomic
@@ -97,6 +98,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         r.add_argument("--fidelity", type=unit_float, default=None, metavar="F",
                        help="models with an LQ-guided refiner: 0 = the generation expert's output alone, 1 = fully "
                             "guided by the input's pixels (default: the model's, uare-tiny 1)")
+        r.add_argument("--self-ensemble", type=views_int, default=None, metavar="V",
+                       help="models with LQ-guided heads: average them over V flipped / rotated views of the input, "
+                            "1, 2, 4 or 8 (slower, slightly better; default: the model's, uare-tiny 2)")
         r.add_argument("--tile", type=nonneg_int, default=None, metavar="N",
                        help="tile size in output pixels, a multiple of 16 (0 = off)")
         r.add_argument("--overlap", type=nonneg_int, default=None, metavar="M", help="tile overlap in pixels")
@@ -225,7 +229,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     kw: dict[str, Any] = dict(task=task, scale=getattr(args, "scale", 1), assess=not args.no_assess,
                               analysis=args.analysis, steps=args.steps, cfg_text=args.cfg_text, cfg_img=args.cfg_img,
                               seed=args.seed, tile=args.tile, overlap=args.overlap, max_pixels=args.max_pixels,
-                              force=args.force, fidelity=args.fidelity)
+                              force=args.force, fidelity=args.fidelity, self_ensemble=args.self_ensemble)
     single = len(plan) == 1 and not src.is_dir()
     skipped = unchanged = 0
     # a bar on a terminal (and one for the steps / tiles of each image); a line per image and a status

@@ -50,7 +50,7 @@ from uare.metrics.exposure import lowlight_headroom, luma_contrast
 from uare.metrics.grid import jpeg_blockiness
 from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
 from uare.model.image_transforms import latent_patchify, latent_unpatchify
-from uare.model.refiner import Refiner, RefinerBank, load_refiner, tone_transfer
+from uare.model.refiner import VIEWS_ALLOWED, Refiner, RefinerBank, load_refiner, tone_transfer
 from uare.model.sampler import LEGACY_INIT, FlowSampler
 from uare.model.unified import Context
 from uare.quality import LEVELS, expected_score, level_from_score, parse_description
@@ -175,6 +175,10 @@ class InferenceDefaults:
     # on Real-ESRGAN-degraded inputs the model rates "low resolution" only, it put their noise back (bench
     # realesrgan_x4 -0.03 dB). uare-tiny: 5 (+0.1 dB on 25 x4 training images, +0.07 on the bench). 0 = off.
     back_projection: int = 0
+    # Geometric self-ensemble of the LQ-guided heads (``restore(self_ensemble=...)``, ``--self-ensemble``): run
+    # them on this many flipped / rotated views of the input (1, 2, 4 or 8; ``uare.model.refiner.VIEWS``) and
+    # average the results turned back. Each view costs one more pass of the heads. uare-tiny: 2.
+    self_ensemble: int = 1
     # Write a restoration's analysis from its assessment (``prompts.analysis_from_assessment``): the quality
     # analysis states the assessment's level, score and degradations (what ``assess`` reports), the plan
     # is the named task's step or, blind, a step per degradation found (an upscale only when scale > 1),
@@ -222,6 +226,9 @@ class InferenceDefaults:
         except ValueError as e:
             raise UareError(f"{path}: sampler.{e}") from None
         _check_types(cls(), d, path, _RANGES)
+        if "self_ensemble" in d and d["self_ensemble"] not in VIEWS_ALLOWED:
+            raise UareError(f"{path}: self_ensemble must be one of {', '.join(map(str, VIEWS_ALLOWED))}, "
+                            f"got {d['self_ensemble']!r}")
         bad = {k: v for k, v in d.get("strength", {}).items()
                if k not in CATEGORIES or not isinstance(v, int | float) or not 0.0 <= v <= 1.0}
         if bad:
@@ -311,6 +318,7 @@ def _check_trained_with(d: InferenceDefaults, path: Path | str) -> None:
 _RANGES: dict[str, tuple[float | None, float | None]] = {
     "ensemble": (1, 4), "color_fix_sigma": (0, 64), "fidelity": (0, 1), "max_color_shift": (0, 100), "jpeg_blockiness": (0, 100),
     "lowlight_headroom": (0, 1), "haze_prior": (0, 1), "back_projection": (0, 50),
+    "self_ensemble": (1, 8),
     "tile": (0, 4096), "overlap": (0, 4096), "max_untiled_side": (16, 4096), "max_analysis_tokens": (1, 4096),
     "max_description_tokens": (1, 4096), "max_compare_tokens": (1, 4096), "vit_max_size": (0, 4096),
     "vit_min_size": (0, 4096), "assess_crop": (0, 4096), "assess_crops": (1, 9), "compare_score_scale": (1e-6, None),
@@ -347,6 +355,14 @@ def _check_types(defaults: object, d: dict, path: Path | str, ranges: dict, pref
             raise UareError(f"{path}: {prefix}{k} must be in [{lo}, {'inf' if hi is None else hi}], got {v!r}")
 
 
+def check_self_ensemble(value: int) -> int:
+    """``value`` as a self-ensemble view count (1, 2, 4 or 8), or a one-line :class:`UareError`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) not in VIEWS_ALLOWED:
+        raise UareError(f"self-ensemble must be one of {', '.join(map(str, VIEWS_ALLOWED))} views (1 = off), "
+                        f"got {value!r}")
+    return int(value)
+
+
 def check_fidelity(value: float) -> float:
     """``value`` as a fidelity weight in [0, 1], or a one-line :class:`UareError`."""
     try:
@@ -377,6 +393,7 @@ class RestoreJob:
     fidelity: float
     notes: list[str]
     t0: float
+    views: int = 1  # the heads' self-ensemble (InferenceDefaults.self_ensemble)
     kept: bool = False  # the do-no-harm gate returned the input
     unchanged: str | None = None  # why the output is the input, and the way out (Restoration.unchanged)
     condition: bool = True  # whether the generation attends to the analysis (see InferenceDefaults.match_task)
@@ -636,7 +653,7 @@ class UARE:
                 cfg_img: float | None = None, seed: int = 0, tile: int | None = None, overlap: int | None = None,
                 timestep_shift: float | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                 progress: Progress | None = None, force: bool = False, sampler: FlowSampler | None = None,
-                fidelity: float | None = None) -> Restoration:
+                fidelity: float | None = None, self_ensemble: int | None = None) -> Restoration:
         """Restore (or super-resolve by ``scale``) an image; see the module docstring for ``assess`` / ``analysis``.
 
         Three stages, as a diffusers pipeline splits its call: :meth:`plan_restoration` (checks, the
@@ -655,9 +672,11 @@ class UARE:
 
         ``fidelity`` (models with a refiner, :mod:`uare.model.refiner`): 0 = the generation expert's
         output alone, 1 = fully guided by the degraded input (default from ``inference.json``).
+        ``self_ensemble`` (models with a bank of heads): average the heads over 1, 2, 4 or 8 flipped / rotated
+        views of the input (default from ``inference.json``; each view is one more pass of the heads).
         """
         job = self.plan_restoration(image, task, scale, assess, analysis, steps, cfg_text, cfg_img, seed, tile,
-                                    overlap, timestep_shift, max_pixels, force, sampler, fidelity)
+                                    overlap, timestep_shift, max_pixels, force, sampler, fidelity, self_ensemble)
         if job.kept:
             return self._result(job, finish(job.lq, _rescaled(job.prep, job.scale)), 0)
         if self.heads_alone(job) is not None:  # the generation would be blended out: not computed
@@ -672,7 +691,8 @@ class UARE:
                          cfg_img: float | None = None, seed: int = 0, tile: int | None = None,
                          overlap: int | None = None, timestep_shift: float | None = None,
                          max_pixels: int | None = DEFAULT_MAX_PIXELS, force: bool = False,
-                         sampler: FlowSampler | None = None, fidelity: float | None = None) -> RestoreJob:
+                         sampler: FlowSampler | None = None, fidelity: float | None = None,
+                         self_ensemble: int | None = None) -> RestoreJob:
         """Stage 1 of :meth:`restore`: check the arguments, prepare the input, assess, apply the do-no-harm
         gate and write the analysis. Returns the :class:`RestoreJob` the next stages run."""
         t0 = time.perf_counter()
@@ -682,6 +702,7 @@ class UARE:
         if scale not in (1, 2, 4):
             raise UareError(f"scale must be 1, 2 or 4, got {scale}")
         fidelity = check_fidelity(d.fidelity if fidelity is None else fidelity)
+        views = check_self_ensemble(d.self_ensemble if self_ensemble is None else self_ensemble)
         try:  # the sampler checks the values (e.g. "steps must be >= 1, got 0")
             sampler = (sampler or d.sampler).replace(
                 steps=None if steps is None else int(steps), cfg_text=None if cfg_text is None else float(cfg_text),
@@ -717,7 +738,7 @@ class UARE:
         assessment = self.assess(prep) if assess and analysis is None else None
         job = RestoreJob(prep=prep, lq=lq, src=src, task=task, scale=scale, sampler=sampler, seed=int(seed),
                          tile=tile, overlap=overlap, instr_text=instr_text, assessment=assessment, plan_text=analysis,
-                         fidelity=fidelity, notes=notes, t0=t0)
+                         fidelity=fidelity, notes=notes, t0=t0, views=views)
         measured = [x["type"] for x in (assessment.degradations if assessment is not None else [])
                     if x.get("source") == "measured"]
         good = (assessment is not None and task == "auto" and not force and bool(d.keep_level)
@@ -940,11 +961,13 @@ class UARE:
         head runs at the input's size first (JPEG blocks sit on the input's 8-px grid), then the rest."""
         ref = self.refiner
         assert isinstance(ref, RefinerBank)
+        if job.views > 1 and heads:
+            job.notes.append(f"self-ensemble: the heads averaged over {job.views} flipped / rotated views")
         if job.scale > 1 and "jpeg" in heads and src is job.lq:
-            small = ref.restore(job.prep.rgb, ["jpeg"], progress=progress)
+            small = ref.restore(job.prep.rgb, ["jpeg"], progress=progress, views=job.views)
             src = np.clip(cv2.resize(small, (src.shape[1], src.shape[0]), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
             heads = [h for h in heads if h != "jpeg"]
-        return ref.restore(src, heads, progress=progress)
+        return ref.restore(src, heads, progress=progress, views=job.views)
 
     def prepare_refinement(self, job: RestoreJob, out: np.ndarray) -> np.ndarray:
         """The generated pixels as the refiner reads them (and, without a refiner, as they are returned):

@@ -36,6 +36,7 @@ from torch import nn
 
 from uare.errors import UareError
 from uare.io.atomic import _default_file_mode
+from uare.limits import SELF_ENSEMBLE_VIEWS
 
 #: the file of a model folder that holds the refiner (absent: no refiner)
 REFINER_FILE = "refiner.safetensors"
@@ -135,6 +136,13 @@ class Refiner(nn.Module):
 HEAD_ORDER: tuple[str, ...] = ("jpeg", "noise", "blur", "lowres")
 
 
+#: the views of a self-ensemble, in the order they are added: (mirror left-right first, quarter turns)
+VIEWS: tuple[tuple[bool, int], ...] = ((False, 0), (True, 0), (False, 2), (True, 2),
+                                       (False, 1), (True, 1), (False, 3), (True, 3))
+#: the view counts a self-ensemble takes
+VIEWS_ALLOWED: tuple[int, ...] = SELF_ENSEMBLE_VIEWS
+
+
 class RefinerBank(nn.Module):
     """Per-category LQ-guided heads (``jpeg``, ``noise``, ``blur``, ``lowres``): each a :class:`Refiner` run on
     the degraded pixels alone (``R(x, x)``), chained in :data:`HEAD_ORDER` over the categories a restoration
@@ -154,12 +162,33 @@ class RefinerBank(nn.Module):
 
     @torch.no_grad()
     def restore(self, lq: np.ndarray, heads: list[str], tile: int = 512,
-                progress: Callable[[str, int, int], None] | None = None) -> np.ndarray:
+                progress: Callable[[str, int, int], None] | None = None, views: int = 1) -> np.ndarray:
         """``lq`` (float RGB in [0, 1]) through ``heads`` in turn; ``progress(stage, i, n)`` after each tile
-        (stage ``"head noise"``, ...)."""
-        x = lq
+        (stage ``"head noise"``, or ``"head noise, view 2/4"`` with several views).
+
+        ``views`` > 1: geometric self-ensemble (EDSR's "+"): the chain runs on ``views`` of the
+        :data:`VIEWS` flips / rotations of the input and the results, turned back, are averaged. The
+        input is edge-padded to whole 8-px blocks first, so a view keeps JPEG's block grid where the
+        original has it.
+        """
+        if views not in VIEWS_ALLOWED:
+            raise UareError(f"self-ensemble views must be one of {', '.join(map(str, VIEWS_ALLOWED))}, got {views!r}")
+        if views == 1:
+            return self._chain(lq, heads, tile, progress, "")
+        h, w = lq.shape[:2]
+        padded = np.pad(lq, ((0, -h % 8), (0, -w % 8), (0, 0)), mode="edge")
+        acc = np.zeros_like(padded, dtype=np.float32)
+        for i, (flip, turns) in enumerate(VIEWS[:views]):
+            v = np.rot90(padded[:, ::-1] if flip else padded, turns)
+            out = np.rot90(self._chain(np.ascontiguousarray(v), heads, tile, progress, f", view {i + 1}/{views}"),
+                           -turns)
+            acc += out[:, ::-1] if flip else out
+        return acc[:h, :w] / np.float32(views)
+
+    def _chain(self, x: np.ndarray, heads: list[str], tile: int,
+               progress: Callable[[str, int, int], None] | None, label: str) -> np.ndarray:
         for c in heads:
-            report = None if progress is None else (lambda i, n, c=c: progress(f"head {c}", i, n))
+            report = None if progress is None else (lambda i, n, c=c: progress(f"head {c}{label}", i, n))
             x = self.heads[c].refine(x, x, 1.0, tile, progress=report)
         return x
 
