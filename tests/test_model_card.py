@@ -269,3 +269,18 @@ def test_release12_tables_are_the_scripts_output():
         assert (res / part).read_text().strip() in results, part
     shipped = json.loads((REPO / "uare" / "weights" / "uare-tiny" / "inference.json").read_text())
     assert shipped["self_ensemble"] == 2
+
+
+def test_release13_tables_are_the_scripts_output():
+    """Release 13's comparison (release 12 -> 13 on the settings the JPEG head reaches) and its colour and clean parts
+    are the scripts' outputs, in the model card and RESULTS.md."""
+    cmp = _load("compare_releases")
+    res = REPO / "benchmarks" / "results" / "release13"
+    tab = cmp.table(res, "release12", "release13")
+    assert "| jpeg_q20 | Kodak24 | 28.87 | 29.92 | 29.94 | +0.01 |" in tab
+    assert all(not line.split("|")[6].strip().startswith("-") for line in tab.splitlines()[2:-1])  # none worse
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        assert tab in (REPO / doc).read_text(), doc
+    results = (REPO / "benchmarks" / "RESULTS.md").read_text()
+    for part in ("colour_release13.md", "clean_release13.md"):
+        assert (res / part).read_text().strip() in results, part
