@@ -12,24 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # this checkout's uare, not another worktree's
+from side_by_side import _timed  # noqa: E402  (median of 3 after a warm-up; this script's folder is on sys.path)
+
 PHOTO = REPO.parent / "shared" / "datasets" / "test" / "Kodak24" / "kodim03.png"
-
-
-def _median_seconds(fn, n: int = 3) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def measure(model_dir: str | None, views: list[int]) -> dict[str, dict[int, float]]:
@@ -52,7 +42,7 @@ def measure(model_dir: str | None, views: list[int]) -> dict[str, dict[int, floa
     for name, fn in cases.items():
         out[name] = {}
         for v in views:
-            out[name][v] = round(_median_seconds(lambda fn=fn, v=v: fn(v)), 3)
+            out[name][v] = round(_timed(lambda fn=fn, v=v: fn(v)), 3)
     return out
 
 

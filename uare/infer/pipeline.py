@@ -44,13 +44,13 @@ from uare.infer.images import ImageInput, Prepared, finish, prepare
 from uare.infer.outputs import Assessment, Comparison, Restoration
 from uare.infer.tiling import Window, process_tiled
 from uare.io import DEFAULT_MAX_PIXELS
-from uare.limits import MAX_STEPS
+from uare.limits import MAX_STEPS, SELF_ENSEMBLE_VIEWS
 from uare.metrics.color import color_shift
 from uare.metrics.exposure import lowlight_headroom, luma_contrast
 from uare.metrics.grid import jpeg_blockiness
 from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
 from uare.model.image_transforms import latent_patchify, latent_unpatchify
-from uare.model.refiner import VIEWS_ALLOWED, Refiner, RefinerBank, load_refiner, tone_transfer
+from uare.model.refiner import Refiner, RefinerBank, load_refiner, tone_transfer
 from uare.model.sampler import LEGACY_INIT, FlowSampler
 from uare.model.unified import Context
 from uare.quality import LEVELS, expected_score, level_from_score, parse_description
@@ -226,8 +226,8 @@ class InferenceDefaults:
         except ValueError as e:
             raise UareError(f"{path}: sampler.{e}") from None
         _check_types(cls(), d, path, _RANGES)
-        if "self_ensemble" in d and d["self_ensemble"] not in VIEWS_ALLOWED:
-            raise UareError(f"{path}: self_ensemble must be one of {', '.join(map(str, VIEWS_ALLOWED))}, "
+        if "self_ensemble" in d and d["self_ensemble"] not in SELF_ENSEMBLE_VIEWS:
+            raise UareError(f"{path}: self_ensemble must be one of {', '.join(map(str, SELF_ENSEMBLE_VIEWS))}, "
                             f"got {d['self_ensemble']!r}")
         bad = {k: v for k, v in d.get("strength", {}).items()
                if k not in CATEGORIES or not isinstance(v, int | float) or not 0.0 <= v <= 1.0}
@@ -357,8 +357,8 @@ def _check_types(defaults: object, d: dict, path: Path | str, ranges: dict, pref
 
 def check_self_ensemble(value: int) -> int:
     """``value`` as a self-ensemble view count (1, 2, 4 or 8), or a one-line :class:`UareError`."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) not in VIEWS_ALLOWED:
-        raise UareError(f"self-ensemble must be one of {', '.join(map(str, VIEWS_ALLOWED))} views (1 = off), "
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) not in SELF_ENSEMBLE_VIEWS:
+        raise UareError(f"self-ensemble must be one of {', '.join(map(str, SELF_ENSEMBLE_VIEWS))} views (1 = off), "
                         f"got {value!r}")
     return int(value)
 

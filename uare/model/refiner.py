@@ -139,8 +139,6 @@ HEAD_ORDER: tuple[str, ...] = ("jpeg", "noise", "blur", "lowres")
 #: the views of a self-ensemble, in the order they are added: (mirror left-right first, quarter turns)
 VIEWS: tuple[tuple[bool, int], ...] = ((False, 0), (True, 0), (False, 2), (True, 2),
                                        (False, 1), (True, 1), (False, 3), (True, 3))
-#: the view counts a self-ensemble takes
-VIEWS_ALLOWED: tuple[int, ...] = SELF_ENSEMBLE_VIEWS
 
 
 class RefinerBank(nn.Module):
@@ -171,8 +169,9 @@ class RefinerBank(nn.Module):
         input is edge-padded to whole 8-px blocks first, so a view keeps JPEG's block grid where the
         original has it.
         """
-        if views not in VIEWS_ALLOWED:
-            raise UareError(f"self-ensemble views must be one of {', '.join(map(str, VIEWS_ALLOWED))}, got {views!r}")
+        if views not in SELF_ENSEMBLE_VIEWS:
+            raise UareError(f"self-ensemble views must be one of {', '.join(map(str, SELF_ENSEMBLE_VIEWS))}, "
+                            f"got {views!r}")
         if views == 1:
             return self._chain(lq, heads, tile, progress, "")
         h, w = lq.shape[:2]
