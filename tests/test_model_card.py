@@ -284,3 +284,19 @@ def test_release13_tables_are_the_scripts_output():
     results = (REPO / "benchmarks" / "RESULTS.md").read_text()
     for part in ("colour_release13.md", "clean_release13.md"):
         assert (res / part).read_text().strip() in results, part
+
+
+def test_release14_tables_are_the_scripts_output():
+    """Release 14's comparison (release 13 -> 14 on all ten settings) and its colour and clean parts are the scripts'
+    outputs, in the model card and RESULTS.md; no setting is worse."""
+    cmp = _load("compare_releases")
+    res = REPO / "benchmarks" / "results" / "release14"
+    tab = cmp.table(res, "release13", "release14")
+    assert "| blur+jpeg | CBSD68 | 24.97 | 25.61 | 25.84 | +0.22 |" in tab
+    rows = tab.splitlines()[2:-1]
+    assert len(rows) == 20 and all(not line.split("|")[6].strip().startswith("-") for line in rows)  # none worse
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        assert tab in (REPO / doc).read_text(), doc
+    results = (REPO / "benchmarks" / "RESULTS.md").read_text()
+    for part in ("colour_release14.md", "clean_release14.md"):
+        assert (res / part).read_text().strip() in results, part

@@ -637,6 +637,49 @@ def test_tone_draws_give_the_low_light_paths_input_and_only_to_the_noise_head(tm
     assert e.value.code == 2 and "--tone-draws trains noise only" in capsys.readouterr().err
 
 
+def test_chain_draws_give_the_blur_head_what_the_earlier_heads_leave(tmp_path, capsys):
+    """``heads --chain-draws``: the blur head also meets a blur + JPEG (or blur + noise) crop after the bank's
+    JPEG (or noise) head, as the chain runs them at inference; other heads, and a run without --init, refuse the
+    flag with a one-line error, exit 2."""
+    from uare.degrade import degrade
+    from uare.model.refiner import RefinerBank
+    from uare.train import refiner as tr
+
+    torch.manual_seed(0)
+    bank = RefinerBank()
+    for head in bank.heads.values():  # a non-trivial chain: the zero-initialised last layers made random
+        torch.nn.init.normal_(head.body[-1].weight, std=0.02)
+    yy, xx = np.mgrid[0:48, 0:48] / 48.0
+    hq = (np.clip(0.5 + 0.3 * np.sin(9 * xx + 4 * yy), 0, 1)[..., None] * np.array([1.0, 0.7, 0.4]) * 255).astype(np.uint8)
+    rng = np.random.default_rng(5)
+    seen = set()
+    for _ in range(30):
+        state = rng.bit_generator.state
+        lq, gt = tr.head_pair(hq, "blur", rng, chain=bank)
+        assert lq.shape == gt.shape == hq.shape and lq.dtype == np.uint8 and np.array_equal(gt, hq)
+        r = np.random.default_rng(0)
+        r.bit_generator.state = state  # replay the draw
+        table = tr.HEAD_DRAWS["blur"] + tr.CHAIN_DRAWS["blur"]
+        pipeline, types = table[int(r.integers(len(table)))]
+        if pipeline.startswith("chain-"):
+            seen.add(types)
+            deg, _ = degrade(hq, pipeline[6:], types=list(types), severity=int(r.integers(1, 6)), seed=int(r.integers(2**31)))
+            head = "jpeg" if "jpeg" in types else "noise"
+            want = bank.heads[head].refine(deg / 255.0, deg / 255.0)  # the earlier head, exactly as inference runs it
+            assert np.array_equal(lq, np.round(want * 255.0).astype(np.uint8))
+            assert not np.array_equal(lq, deg)  # the earlier head changed it
+    assert seen == {("blur", "jpeg"), ("blur", "noise")}
+    assert np.array_equal(tr.head_pair(hq, "blur", np.random.default_rng(1))[0],
+                          tr.head_pair(hq, "blur", np.random.default_rng(1))[0])  # no chain: the plain draws
+    lq, _ = tr.head_pair(hq, "noise", np.random.default_rng(2), chain=bank)  # the noise head: after the JPEG head
+    assert lq.shape == hq.shape and tr.CHAIN_DRAWS["noise"] == (("chain-multi", ("noise", "jpeg")),)
+    for argv, msg in ((["--categories", "jpeg", "--chain-draws", "--init", str(tmp_path)], "--chain-draws trains blur, noise only"),
+                      (["--categories", "blur", "--chain-draws"], "--chain-draws runs the earlier heads")):
+        with pytest.raises(SystemExit) as e:
+            tr.heads_main(["--out", str(tmp_path / "h"), "--steps", "1", *argv])
+        assert e.value.code == 2 and msg in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- self-ensemble of the heads
 def _views_by_hand(bank, x: np.ndarray, heads: list[str], views: int) -> np.ndarray:
     """The self-ensemble written out with numpy: the chain on each flipped / rotated view, turned back, averaged."""

@@ -511,6 +511,9 @@ def test_gpu_recipe_chains_the_three_phases_at_micro_size(tmp_path):
     s1 = yaml.safe_load((out / "runs" / "stage1" / "train_config.yaml").read_text())
     s2 = yaml.safe_load((out / "runs" / "stage2" / "train_config.yaml").read_text())
     assert s1["init"]["path"].endswith("und/final") and s2["init"]["path"].endswith("stage1/final")
+    # the release-14 continuation: the blur head trained on the chain's inputs, from the exported bank
+    state = json.loads((out / "refiner" / "chain" / "blur" / "state.json").read_text())
+    assert state["chain_draws"] is True and state["steps"] == 2
 
 
 def test_max_seconds_stops_exports_and_keeps_going_from_there(assets, tmp_path):

@@ -393,16 +393,38 @@ TONE_DRAWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 }
 
 
-def head_pair(hq: np.ndarray, category: str, rng: np.random.Generator, tone: bool = False
-              ) -> tuple[np.ndarray, np.ndarray]:
+#: optional extra draws (``heads --chain-draws``): the input a head meets in a chain of heads, where the heads
+#: that run before it (:data:`HEAD_ORDER`) have already treated the other degradations of a multi-degraded
+#: input -- e.g. the blur head after the JPEG head on blur + JPEG. The earlier heads come from ``--init``.
+CHAIN_DRAWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "blur": (("chain-multi", ("blur", "jpeg")), ("chain-multi", ("blur", "noise"))),
+    "noise": (("chain-multi", ("noise", "jpeg")),),
+}
+
+#: the head that treats each degradation type a chain draw adds
+_TYPE_HEAD = {"jpeg": "jpeg", "noise": "noise", "poisson_noise": "noise"}
+
+
+def head_pair(hq: np.ndarray, category: str, rng: np.random.Generator, tone: bool = False,
+              chain: RefinerBank | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(degraded input at the clean crop's size, clean crop) for the head of ``category``: a random draw of
     its types at a random level 1..5 (down-sampled inputs enlarged back by bicubic, as inference does; the
     ``realesrgan`` draw is the engine's Real-ESRGAN x4 second-order pipeline). ``tone``: the category's
-    :data:`TONE_DRAWS` join its draws."""
+    :data:`TONE_DRAWS` join its draws. ``chain``: a bank whose heads make the category's :data:`CHAIN_DRAWS`
+    join its draws (a multi-degraded crop through the bank's heads for the other types, as inference chains
+    them)."""
     import cv2
 
-    table = HEAD_DRAWS[category] + (TONE_DRAWS.get(category, ()) if tone else ())
+    table = (HEAD_DRAWS[category] + (TONE_DRAWS.get(category, ()) if tone else ())
+             + (CHAIN_DRAWS.get(category, ()) if chain is not None else ()))
     pipeline, types = table[int(rng.integers(len(table)))]
+    if pipeline.startswith("chain-"):
+        assert chain is not None
+        lq, _ = degrade(hq, pipeline[6:], types=list(types), severity=int(rng.integers(1, 6)),
+                        seed=int(rng.integers(2**31)))
+        before = chain.route({_TYPE_HEAD[t] for t in types if t in _TYPE_HEAD})
+        x = chain.restore(lq.astype(np.float32) / 255.0, before)
+        return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8), hq
     if pipeline.startswith("tone-"):
         dark, _ = degrade(hq, pipeline[5:], types=list(types), severity=int(rng.integers(1, 6)),
                           seed=int(rng.integers(2**31)))
@@ -420,14 +442,15 @@ def head_pair(hq: np.ndarray, category: str, rng: np.random.Generator, tone: boo
 
 
 def _head_batch(category: str, images: list, weights: np.ndarray, crop: int, batch: int, rng: np.random.Generator,
-                aug: ColorAugment, tone: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                aug: ColorAugment, tone: bool = False, chain: RefinerBank | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
     for _ in range(batch):
         img = images[int(rng.choice(len(images), p=weights))]
         h, w = img.shape[:2]
         y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
         hq = aug(np.ascontiguousarray(img[y:y + crop, x:x + crop]), rng)
-        lq, gt = head_pair(hq, category, rng, tone)
+        lq, gt = head_pair(hq, category, rng, tone, chain)
         xs.append(torch.from_numpy(lq.astype(np.float32) / 255).permute(2, 0, 1))
         ys.append(torch.from_numpy(gt.astype(np.float32) / 255).permute(2, 0, 1))
     cl = torch.channels_last  # the heads' layout (uare.model.refiner): 1.5x faster convolutions on CPUs
@@ -450,8 +473,8 @@ def _head_val(ref: Refiner, val: tuple[torch.Tensor, torch.Tensor]) -> dict[str,
 def train_head(category: str, images: list, weights: np.ndarray, out: Path, minutes: float | None = None,
                crop: int = 48, batch: int = 16, lr: float = 1e-3, config: RefinerConfig | None = None,
                seed: int = 0, max_steps: int | None = None, steps: int | None = None, init: Refiner | None = None,
-               save_every: int = 100, val_n: int = 32, stop_at: int | None = None, tone: bool = False
-               ) -> tuple[Refiner, int]:
+               save_every: int = 100, val_n: int = 32, stop_at: int | None = None, tone: bool = False,
+               chain: RefinerBank | None = None) -> tuple[Refiner, int]:
     """Train the head of one category on fresh draws of colour-augmented training crops; writes
     ``out/CATEGORY/refiner.safetensors`` and returns it with the number of steps done.
 
@@ -461,7 +484,7 @@ def train_head(category: str, images: list, weights: np.ndarray, out: Path, minu
     continues bit for bit; PSNR on ``val_n`` fixed validation draws (96-px crops of the training images,
     their own seed) is logged to ``log.jsonl`` at each checkpoint, the head's learning curve. ``init`` starts
     from a trained head (fine-tuning; ignored when resuming). ``tone``: train (not validate) with the
-    category's :data:`TONE_DRAWS` too; validation stays on the plain draws, comparable across runs. Without ``steps``, the cosine runs over
+    category's :data:`TONE_DRAWS` too; ``chain`` (a bank): train with the category's :data:`CHAIN_DRAWS`, the earlier heads run from ``chain``; validation stays on the plain draws, comparable across runs. Without ``steps``, the cosine runs over
     ``minutes`` of wall time (not resumable), capped at ``max_steps``.
     """
     if category not in HEAD_DRAWS:
@@ -500,7 +523,7 @@ def train_head(category: str, images: list, weights: np.ndarray, out: Path, minu
         ref.eval()
         save_refiner(ref, folder)
         rec = {"category": category, "steps": step, "crop": crop, "batch": batch, "lr": lr} | (
-            {"tone_draws": True} if tone else {})
+            {"tone_draws": True} if tone else {}) | ({"chain_draws": True} if chain is not None else {})
         if steps is not None:
             torch.save(opt.state_dict(), folder / "optim.pt")
             rec |= {"total_steps": steps, "rng": rng.bit_generator.state}
@@ -521,7 +544,7 @@ def train_head(category: str, images: list, weights: np.ndarray, out: Path, minu
         frac = step / steps if steps is not None else min(1.0, el / (budget or 1.0))
         for g in opt.param_groups:
             g["lr"] = lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
-        x, y = _head_batch(category, images, weights, crop, batch, rng, aug, tone)
+        x, y = _head_batch(category, images, weights, crop, batch, rng, aug, tone, chain)
         value = F.l1_loss(ref(x, x), y)
         opt.zero_grad(set_to_none=True)
         value.backward()
@@ -558,7 +581,14 @@ def heads_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--tone-draws", action="store_true",
                     help="also train on the low-light path's input (TONE_DRAWS; heads: " + ", ".join(TONE_DRAWS) + ")")
+    ap.add_argument("--chain-draws", action="store_true",
+                    help="also train on the input a head meets after the earlier heads of a chain, run from --init's "
+                         "bank (CHAIN_DRAWS; heads: " + ", ".join(CHAIN_DRAWS) + ")")
     a = ap.parse_args(argv)
+    if a.chain_draws and not set(a.categories) <= set(CHAIN_DRAWS):
+        ap.error(f"--chain-draws trains {', '.join(CHAIN_DRAWS)} only, got --categories {' '.join(a.categories)}")
+    if a.chain_draws and a.init is None:
+        ap.error("--chain-draws runs the earlier heads of the chain from a bank: give --init MODEL_FOLDER")
     if a.tone_draws and not set(a.categories) <= set(TONE_DRAWS):
         ap.error(f"--tone-draws trains {', '.join(TONE_DRAWS)} only, got --categories {' '.join(a.categories)}")
     for name in ("steps", "max_steps", "save_every", "threads", "crop", "batch", "channels", "layers"):
@@ -580,7 +610,8 @@ def heads_main(argv: list[str] | None = None) -> int:
         init = bank.heads[c] if bank is not None and c in bank.heads else None
         cfg = init.config if init is not None else RefinerConfig(a.channels, a.layers)
         _, steps = train_head(c, images, weights, a.out, minutes, a.crop, a.batch, a.lr, cfg, max_steps=a.max_steps,
-                              steps=a.steps, init=init, save_every=a.save_every, tone=a.tone_draws)
+                              steps=a.steps, init=init, save_every=a.save_every, tone=a.tone_draws,
+                              chain=bank if a.chain_draws else None)
         print(f"head {c}: {steps} steps -> {a.out / c}", flush=True)
     return 0
 
