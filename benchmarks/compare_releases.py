@@ -3,8 +3,9 @@
 
     python benchmarks/compare_releases.py --dir benchmarks/results/release5 --before release4 --after release5
 
-reads ``*_settings_<name>.json`` (bench summaries) and ``colour_<name>.json`` (the
-saturated-colour part) of both names and prints one Markdown table: PSNR per setting and folder (input,
+reads ``*_settings_<name>.json`` (bench summaries), ``colour_<name>.json`` (the
+saturated-colour part) and, where present, ``colour_named_<name>.json`` (the same with single-task settings named) of
+both names and prints one Markdown table: PSNR per setting and folder (input,
 before, after, difference) and the colour set's count of crops more than 0.5 dB below their input.
 """
 
@@ -28,9 +29,10 @@ def bench_psnr(folder: Path, name: str) -> dict[tuple[str, str], tuple[float, fl
     return out
 
 
-def colour_summary(folder: Path, name: str) -> dict | None:
-    path = folder / f"colour_{name}.json"
-    return json.loads(path.read_text())["colour"] if path.is_file() else None
+def colour_summary(folder: Path, name: str, part: str = "colour") -> dict | None:
+    """The ``part`` (``colour``: blind; ``colour_named``: single-task settings named) of ``<part>_<name>.json``."""
+    path = folder / f"{part}_{name}.json"
+    return json.loads(path.read_text())[part] if path.is_file() else None
 
 
 def table(folder: Path, before: str, after: str) -> str:
@@ -43,11 +45,13 @@ def table(folder: Path, before: str, after: str) -> str:
         inp, x = a[(setting, dataset)]
         y = b[(setting, dataset)][1]
         lines.append(f"| {setting} | {dataset} | {inp:.2f} | {x:.2f} | {y:.2f} | {y - x:+.2f} |")
-    ca, cb = colour_summary(folder, before), colour_summary(folder, after)
-    if ca and cb:
+    for part, label in (("colour", "saturated colour"), ("colour_named", "saturated colour, tasks named")):
+        ca, cb = colour_summary(folder, before, part), colour_summary(folder, after, part)
+        if not (ca and cb):
+            continue
         diff = {s: cb["settings"][s]["psnr"] - ca["settings"][s]["psnr"] for s in cb["settings"] if s in ca["settings"]}
         lo, hi = min(diff, key=diff.get), max(diff, key=diff.get)
-        lines.append(f"| saturated colour ({cb['crops']} crops x {len(cb['settings'])} settings): crops > 0.5 dB "
+        lines.append(f"| {label} ({cb['crops']} crops x {len(cb['settings'])} settings): crops > 0.5 dB "
                      f"below input | | | {ca['images_below_input_by_0.5db']} | {cb['images_below_input_by_0.5db']} "
                      f"| setting means {diff[lo]:+.2f} ({lo}) to {diff[hi]:+.2f} ({hi}) |")
     return "\n".join(lines)

@@ -280,11 +280,12 @@ def md_ablation_iqa(r: dict[str, Any]) -> str:
 COLOUR_FOLDERS = [DATA / n for n in ("Kodak24", "CBSD68", "Urban100_first20", "Set14")]
 
 
-def part_colour(model: str, limit: int) -> dict[str, Any]:
+def part_colour(model: str, limit: int, named: bool = False) -> dict[str, Any]:
     """The saturated-colour set (uare.eval.colorset: the most chromatic crop of each test image of Kodak24,
     CBSD68, Urban100 and Set14, first ``limit`` crops per folder) under every bench setting, restored in the
     default blind mode: PSNR in -> out per image and the colour shift (CIELAB a*b* of the means) against the
-    ground truth."""
+    ground truth. ``named`` (part ``colour_named``): the settings with one task restored with it named, as the
+    bench runs them (``--task sr --scale 4`` for sr_x4); the multi-task settings stay blind."""
     from uare.eval.colorset import saturated_crops
     from uare.eval.metricset import color_shift
     from uare.eval.settings import get_settings, image_seed, make_pair
@@ -299,7 +300,8 @@ def part_colour(model: str, limit: int) -> dict[str, Any]:
     for bs in get_settings("all"):
         for c in crops:
             lq, gt, _ = make_pair(c.pixels, bs, image_seed(0, bs.name, c.name))
-            r = m.restore(lq, scale=bs.scale, seed=0)
+            task = bs.tasks[0] if named and len(bs.tasks) == 1 else "auto"
+            r = m.restore(lq, task=task, scale=bs.scale, seed=0)
             inp = lq if bs.scale == 1 else _bicubic(lq, gt.shape[:2])
             rows.append({"setting": bs.name, "crop": c.name, "chroma": c.chroma, "input_psnr": float(psnr(inp, gt)),
                          "psnr": float(psnr(r.image, gt)), "input_color_shift": color_shift(inp, gt),
@@ -598,6 +600,9 @@ def main() -> int:
         elif part == "colour":
             result[part] = part_colour(args.model, args.limit)
             md.append("## Saturated colour\n\n" + md_colour(result[part]))
+        elif part == "colour_named":
+            result[part] = part_colour(args.model, args.limit, named=True)
+            md.append("## Saturated colour, single-task settings named\n\n" + md_colour(result[part]))
         elif part == "grid":
             result[part] = part_grid(args.model, args.limit)
             md.append("## Low light without a grid\n\n" + md_grid(result[part]))

@@ -300,3 +300,25 @@ def test_release14_tables_are_the_scripts_output():
     results = (REPO / "benchmarks" / "RESULTS.md").read_text()
     for part in ("colour_release14.md", "clean_release14.md"):
         assert (res / part).read_text().strip() in results, part
+
+
+def test_release15_tables_are_the_scripts_output():
+    """Release 15's comparison (release 14 -> 15 on the x4 settings, the blind and the named colour sets) and its
+    named-colour and clean parts are the scripts' outputs, in the model card and RESULTS.md; nothing is worse, and the
+    shipped bank holds the named x4 head."""
+    from uare.model.refiner import RefinerBank, load_refiner
+
+    cmp = _load("compare_releases")
+    res = REPO / "benchmarks" / "results" / "release15"
+    tab = cmp.table(res, "release14", "release15")
+    assert "| sr_x4 | Kodak24 | 27.58 | 28.41 | 28.48 | +0.07 |" in tab
+    assert "| saturated colour, tasks named (32 crops x 10 settings)" in tab
+    rows = tab.splitlines()[2:-2]
+    assert len(rows) == 4 and all(not line.split("|")[6].strip().startswith("-") for line in rows)  # none worse
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        assert tab in (REPO / doc).read_text(), doc
+    results = (REPO / "benchmarks" / "RESULTS.md").read_text()
+    for part in ("colour_named_release15.md", "clean_release15.md"):
+        assert (res / part).read_text().strip() in results, part
+    bank = load_refiner(REPO / "uare" / "weights" / "uare-tiny")
+    assert isinstance(bank, RefinerBank) and list(bank.heads) == ["jpeg", "noise", "blur", "lowres", "bicubic_x4"]

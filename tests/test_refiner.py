@@ -299,6 +299,73 @@ def test_the_pipeline_runs_the_heads_of_the_treated_categories(micro_dir, tmp_pa
     assert not any("LQ-guided" in n for n in r.notes)
 
 
+def test_a_named_x4_sr_swaps_in_the_bicubic_head_and_nothing_else_does(micro_dir, tmp_path):
+    """``bicubic_x4`` (NAMED_HEADS) replaces the blind lowres head for ``--task sr --scale 4`` only, says so in the
+    notes, round-trips through a folder, and a bank without it routes as before."""
+    import shutil
+
+    from uare.model.refiner import NAMED_HEADS, RefinerBank
+
+    assert NAMED_HEADS["bicubic_x4"] == ("lowres", "sr", 4)
+    bank = _rand_bank(("jpeg", "noise", "blur", "lowres", "bicubic_x4"))
+    assert bank.route({"lowres"}, "sr", 4) == ["bicubic_x4"]
+    assert bank.route({"lowres", "jpeg"}, "auto", 4) == ["jpeg", "lowres"]  # blind: the real-world head
+    assert bank.route({"lowres"}, "sr", 2) == ["lowres"]  # trained on x4 only
+    assert bank.route({"lowres"}) == ["lowres"]
+    assert _rand_bank().route({"lowres"}, "sr", 4) == ["lowres"]  # a bank without it: as before
+    folder = tmp_path / "m"
+    shutil.copytree(micro_dir, folder)
+    save_refiner(bank, folder)
+    back = load_refiner(folder)
+    assert isinstance(back, RefinerBank) and list(back.heads) == list(bank.heads)
+    m = UARE.from_pretrained(folder)
+    img = (_img(16, 20, 12) * 255).astype(np.uint8)
+    named = m.restore(img, task="sr", scale=4, assess=False, seed=0)
+    assert "LQ-guided heads: bicubic_x4 (fidelity 1)" in named.notes
+    assert any(n.startswith("bicubic_x4 head in place of lowres") and "leave --task out" in n for n in named.notes)
+    blind = m.restore(img, task="auto", scale=4, assess=False, seed=0)
+    assert "LQ-guided heads: lowres (fidelity 1)" in blind.notes
+    assert not any("in place of" in n for n in blind.notes)
+    x2 = m.restore(img, task="sr", scale=2, assess=False, seed=0)
+    assert "LQ-guided heads: lowres (fidelity 1)" in x2.notes
+    assert not np.array_equal(named.image, blind.image)  # two heads, two outputs
+    # the swap is the only difference: with bicubic_x4 holding lowres's weights, the named x4 equals that of the
+    # same bank without bicubic_x4
+    sd = bank.state_dict()
+    bank.load_state_dict({k: (sd[k.replace("heads.bicubic_x4.", "heads.lowres.")]) for k in sd})
+    save_refiner(bank, folder)
+    same = UARE.from_pretrained(folder).restore(img, task="sr", scale=4, assess=False, seed=0)
+    four = RefinerBank(bank.config, ("jpeg", "noise", "blur", "lowres"))
+    four.load_state_dict({k: v for k, v in sd.items() if not k.startswith("heads.bicubic_x4.")})
+    save_refiner(four, folder)
+    plain = UARE.from_pretrained(folder).restore(img, task="sr", scale=4, assess=False, seed=0)
+    assert "LQ-guided heads: lowres (fidelity 1)" in plain.notes
+    assert np.array_equal(same.image, plain.image) and not np.array_equal(same.image, named.image)
+
+
+def test_a_named_head_trains_from_the_head_it_replaces(tmp_path):
+    """``heads --categories bicubic_x4 --init FOLDER``: a bank without that head starts it from ``lowres``."""
+    from uare.train import refiner as tr
+
+    bank = _rand_bank()
+    save_refiner(bank, tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    from PIL import Image
+
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    assert tr.heads_main(["--data", str(data), "--out", str(tmp_path / "h"), "--init", str(tmp_path),
+                          "--categories", "bicubic_x4", "--steps", "1", "--lr", "1e-12", "--crop", "32",
+                          "--batch", "2"]) == 0
+    head = load_refiner(tmp_path / "h" / "bicubic_x4")
+    for k, v in head.state_dict().items():
+        assert torch.allclose(v, bank.heads["lowres"].state_dict()[k], atol=1e-6), k
+    built = tr.build_bank(tmp_path / "h")
+    assert list(built.heads) == ["bicubic_x4"]
+
+
 def test_trained_heads_become_one_bank(tmp_path):
     from uare.model.refiner import RefinerBank
     from uare.train import refiner as tr

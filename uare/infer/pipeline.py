@@ -50,7 +50,7 @@ from uare.metrics.exposure import lowlight_headroom, luma_contrast
 from uare.metrics.grid import jpeg_blockiness
 from uare.model.checkpoint import Checkpoint, load_checkpoint, resolve_device, resolve_dtype
 from uare.model.image_transforms import latent_patchify, latent_unpatchify
-from uare.model.refiner import Refiner, RefinerBank, load_refiner, tone_transfer
+from uare.model.refiner import NAMED_HEADS, Refiner, RefinerBank, load_refiner, tone_transfer
 from uare.model.sampler import LEGACY_INIT, FlowSampler
 from uare.model.unified import Context
 from uare.quality import LEVELS, expected_score, level_from_score, parse_description
@@ -913,7 +913,7 @@ class UARE:
         if cats & set(MEAN_CHANGING):
             src = tone_transfer(out, job.lq)
             cats |= {"noise"} if "lowlight" in cats else set()
-        heads = ref.route(cats)
+        heads = ref.route(cats, job.task, job.scale)
         if src is job.lq and not heads:
             return out
         job.notes.append(("tone from the generation, detail from the input; " if src is not job.lq else "")
@@ -953,7 +953,7 @@ class UARE:
         cats = _head_categories(job)
         if cats & set(MEAN_CHANGING):
             return None
-        return ref.route(cats) or None
+        return ref.route(cats, job.task, job.scale) or None
 
     def _run_heads(self, job: RestoreJob, src: np.ndarray, heads: list[str], progress: Progress | None = None
                    ) -> np.ndarray:
@@ -961,6 +961,11 @@ class UARE:
         head runs at the input's size first (JPEG blocks sit on the input's 8-px grid), then the rest."""
         ref = self.refiner
         assert isinstance(ref, RefinerBank)
+        for h in heads:
+            if h in NAMED_HEADS:
+                replaces, task, scale = NAMED_HEADS[h]
+                job.notes.append(f"{h} head in place of {replaces}: --task {task} --scale {scale} names a clean "
+                                 f"down-sampled input (leave --task out for photos with noise or JPEG)")
         if job.views > 1 and heads:
             job.notes.append(f"self-ensemble: the heads averaged over {job.views} flipped / rotated views")
         if job.scale > 1 and "jpeg" in heads and src is job.lq:

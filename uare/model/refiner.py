@@ -136,6 +136,16 @@ class Refiner(nn.Module):
 HEAD_ORDER: tuple[str, ...] = ("jpeg", "noise", "blur", "lowres")
 
 
+#: heads that stand in for a chain head when a task is named: ``name -> (the head it replaces, task, scale)``. A
+#: named x4 super-resolution (``--task sr --scale 4``) says the input is a clean down-sampled image, so the head
+#: trained on bicubic x4 alone replaces the blind ``lowres`` head, which also learnt Real-ESRGAN-degraded inputs
+#: (a blind up-scale, no ``--task``, keeps it)
+NAMED_HEADS: dict[str, tuple[str, str, int]] = {"bicubic_x4": ("lowres", "sr", 4)}
+
+#: every head a bank may hold
+HEAD_NAMES: tuple[str, ...] = HEAD_ORDER + tuple(NAMED_HEADS)
+
+
 #: the views of a self-ensemble, in the order they are added: (mirror left-right first, quarter turns)
 VIEWS: tuple[tuple[bool, int], ...] = ((False, 0), (True, 0), (False, 2), (True, 2),
                                        (False, 1), (True, 1), (False, 3), (True, 3))
@@ -144,19 +154,25 @@ VIEWS: tuple[tuple[bool, int], ...] = ((False, 0), (True, 0), (False, 2), (True,
 class RefinerBank(nn.Module):
     """Per-category LQ-guided heads (``jpeg``, ``noise``, ``blur``, ``lowres``): each a :class:`Refiner` run on
     the degraded pixels alone (``R(x, x)``), chained in :data:`HEAD_ORDER` over the categories a restoration
-    treats. The pipeline blends the chain's output with the generation expert's by ``fidelity``."""
+    treats. Optional :data:`NAMED_HEADS` replace one of them for a named task. The pipeline blends the chain's
+    output with the generation expert's by ``fidelity``."""
 
     def __init__(self, config: RefinerConfig | None = None, categories: tuple[str, ...] = HEAD_ORDER):
         super().__init__()
         self.config = config or RefinerConfig()
-        unknown = [c for c in categories if c not in HEAD_ORDER]
+        unknown = [c for c in categories if c not in HEAD_NAMES]
         if unknown:
-            raise UareError(f"no refiner head for {', '.join(unknown)}; heads exist for {', '.join(HEAD_ORDER)}")
+            raise UareError(f"no refiner head for {', '.join(unknown)}; heads exist for {', '.join(HEAD_NAMES)}")
         self.heads = nn.ModuleDict({c: Refiner(self.config) for c in categories})
 
-    def route(self, categories) -> list[str]:
-        """The heads that treat ``categories``, in the order they run."""
-        return [c for c in HEAD_ORDER if c in categories and c in self.heads]
+    def route(self, categories, task: str = "auto", scale: int = 1) -> list[str]:
+        """The heads that treat ``categories``, in the order they run; a named ``task`` at ``scale`` swaps in the
+        bank's :data:`NAMED_HEADS` for it."""
+        out = [c for c in HEAD_ORDER if c in categories and c in self.heads]
+        for name, (replaces, named_task, named_scale) in NAMED_HEADS.items():
+            if name in self.heads and task == named_task and scale == named_scale and replaces in out:
+                out[out.index(replaces)] = name
+        return out
 
     @torch.no_grad()
     def restore(self, lq: np.ndarray, heads: list[str], tile: int = 512,

@@ -42,7 +42,8 @@ from uare.degrade import degrade, sr_downsample
 from uare.errors import UareError
 from uare.io.folders import iter_inputs
 from uare.model.refiner import (
-    HEAD_ORDER,
+    HEAD_NAMES,
+    NAMED_HEADS,
     REFINER_FILE,
     Refiner,
     RefinerBank,
@@ -382,6 +383,7 @@ HEAD_DRAWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "noise": (("single", ("noise",)), ("single", ("poisson_noise",))),
     "blur": (("single", ("blur",)), ("single", ("defocus_blur",)), ("single", ("motion_blur",))),
     "lowres": (("sr", ("x4",)), ("sr", ("x4",)), ("sr", ("x2",)), ("realesrgan", ("x4",))),
+    "bicubic_x4": (("sr", ("x4",)),),  # NAMED_HEADS: a named x4 SR's input, a clean bicubic down-sampling
 }
 
 
@@ -563,7 +565,9 @@ def heads_main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m uare.train.refiner heads")
     ap.add_argument("--data", nargs="+", default=list(DEFAULT_TRAIN))
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--categories", nargs="+", default=list(HEAD_DRAWS), choices=list(HEAD_DRAWS))
+    ap.add_argument("--categories", nargs="+", default=[c for c in HEAD_DRAWS if c not in NAMED_HEADS],
+                    choices=list(HEAD_DRAWS),
+                    help="the heads to train (default: the chain's; " + ", ".join(NAMED_HEADS) + " on request)")
     ap.add_argument("--steps", type=int, default=None,
                     help="steps per head (cosine over steps, resumable: run again to continue)")
     ap.add_argument("--minutes", type=float, default=None,
@@ -607,7 +611,9 @@ def heads_main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"error: {a.init}: no refiner bank (refiner.safetensors with heads) to start from")
     images, weights = training_images(a.data, min_side=a.crop)
     for c in a.categories:
-        init = bank.heads[c] if bank is not None and c in bank.heads else None
+        # a head the bank lacks starts from the one it stands in for (NAMED_HEADS), if the bank has that
+        src = c if bank is not None and c in bank.heads else NAMED_HEADS.get(c, ("",))[0]
+        init = bank.heads[src] if bank is not None and src in bank.heads else None
         cfg = init.config if init is not None else RefinerConfig(a.channels, a.layers)
         _, steps = train_head(c, images, weights, a.out, minutes, a.crop, a.batch, a.lr, cfg, max_steps=a.max_steps,
                               steps=a.steps, init=init, save_every=a.save_every, tone=a.tone_draws,
@@ -618,7 +624,7 @@ def heads_main(argv: list[str] | None = None) -> int:
 
 def build_bank(heads_dir: Path) -> RefinerBank:
     """One :class:`RefinerBank` from the head folders ``heads_dir/CATEGORY`` that :func:`train_head` wrote."""
-    heads = {c: load_refiner(heads_dir / c) for c in HEAD_ORDER if (heads_dir / c / REFINER_FILE).is_file()}
+    heads = {c: load_refiner(heads_dir / c) for c in HEAD_NAMES if (heads_dir / c / REFINER_FILE).is_file()}
     if not heads:
         raise UareError(f"{heads_dir}: no trained heads; run `python -m uare.train.refiner heads` first")
     configs = {h.config for h in heads.values()}
