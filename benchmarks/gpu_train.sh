@@ -53,7 +53,7 @@ python3 -m uare.train.recipe --configs configs/gpu --data "$DATA" --out "$OUT" -
 # folder. Release 4's CPU recipe: release 3's heads fine-tuned, resumable, cosine over --steps (blur 1600,
 # lowres 1200 with Real-ESRGAN draws, jpeg 1000); release 5: blur 4000 more at lr 3e-4, then jpeg 4000 more
 # at lr 3e-4, blur 4000 more at lr 2e-4, jpeg 4000 more at lr 2e-4; release 6: blur 6000 more at lr 1.5e-4; release 8: noise 6000 more at lr 1.5e-4, then 3000 at lr 1e-4 with
-# --tone-draws; release 11: jpeg 6000 more at lr 1.5e-4; release 12: lowres 4000 more at lr 3e-4 on 96-px crops in batches of 8, jpeg 6000 more at lr 1e-4 from release 11's bank, then 6000 more at lr 1e-4; release 13: jpeg 6000 more at lr 1e-4; release 14: blur 6000 more at lr 1e-4, then 3000 at lr 1e-4 with --chain-draws; release 15: a bicubic_x4 head (NAMED_HEADS), 4000 steps at lr 1e-4 on 96-px crops in batches of 8 from the lowres head (in all, blur saw about 28,000 steps, jpeg about 35,000, noise about 13,000, lowres about 4,000 before release 12 and 4,000 in it). From scratch here: 2000 steps each, then the same
+# --tone-draws; release 11: jpeg 6000 more at lr 1.5e-4; release 12: lowres 4000 more at lr 3e-4 on 96-px crops in batches of 8, jpeg 6000 more at lr 1e-4 from release 11's bank, then 6000 more at lr 1e-4; release 13: jpeg 6000 more at lr 1e-4; release 14: blur 6000 more at lr 1e-4, then 3000 at lr 1e-4 with --chain-draws; release 15: a bicubic_x4 head (NAMED_HEADS), 4000 steps at lr 1e-4 on 96-px crops in batches of 8 from the lowres head; release 16: bicubic_x4 6000 more at lr 1e-4 (in all, blur saw about 28,000 steps, jpeg about 35,000, noise about 13,000, lowres about 4,000 before release 12 and 4,000 in it). From scratch here: 2000 steps each, then the same
 # continuations, each from the bank last exported (the CPU recipe's shape); not yet timed on a GPU.
 heads() { python3 -m uare.train.refiner heads --data "$DATA" --threads 16 "$@" 2>&1 | tee -a "$OUT/train_log.txt"; }
 bank() { python3 -m uare.train.refiner bank --heads "$OUT/refiner/$1" --model-out "$OUT/uare-tiny" --dtype fp16; }
@@ -103,5 +103,8 @@ cp -r "$R/heads22/blur" "$R/heads7/"
 bank heads7
 continue_head heads24 bicubic_x4 1e-4 4000 --crop 96 --batch 8   # release 15: a named x4 SR's head, from lowres
 cp -r "$R/heads24/bicubic_x4" "$R/heads7/"
+bank heads7
+continue_head heads26 bicubic_x4 1e-4 6000 --crop 96 --batch 8   # release 16
+cp -r "$R/heads26/bicubic_x4" "$R/heads7/"
 bank heads7
 du -sh "$OUT"/uare-tiny

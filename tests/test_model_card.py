@@ -322,3 +322,19 @@ def test_release15_tables_are_the_scripts_output():
         assert (res / part).read_text().strip() in results, part
     bank = load_refiner(REPO / "uare" / "weights" / "uare-tiny")
     assert isinstance(bank, RefinerBank) and list(bank.heads) == ["jpeg", "noise", "blur", "lowres", "bicubic_x4"]
+
+
+def test_release16_tables_are_the_scripts_output():
+    """Release 16's comparison (release 15 -> 16 on the x4 settings and the named colour set) and its named-colour
+    and clean parts are the scripts' outputs, in the model card and RESULTS.md; nothing is worse."""
+    cmp = _load("compare_releases")
+    res = REPO / "benchmarks" / "results" / "release16"
+    tab = cmp.table(res, "release15", "release16")
+    assert "| sr_x4 | Kodak24 | 27.58 | 28.48 | 28.51 | +0.03 |" in tab
+    rows = tab.splitlines()[2:-1]
+    assert len(rows) == 4 and all(not line.split("|")[6].strip().startswith("-") for line in rows)  # none worse
+    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
+        assert tab in (REPO / doc).read_text(), doc
+    results = (REPO / "benchmarks" / "RESULTS.md").read_text()
+    for part in ("colour_named_release16.md", "clean_release16.md"):
+        assert (res / part).read_text().strip() in results, part
