@@ -286,20 +286,31 @@ def test_release13_tables_are_the_scripts_output():
         assert (res / part).read_text().strip() in results, part
 
 
-def test_release14_tables_are_the_scripts_output():
-    """Release 14's comparison (release 13 -> 14 on all ten settings) and its colour and clean parts are the scripts'
-    outputs, in the model card and RESULTS.md; no setting is worse."""
+def _release_rows(n: int, parts: tuple[str, ...], colour_rows: int) -> tuple[str, list[str]]:
+    """Release ``n``'s comparison with release ``n - 1`` (compare_releases.py), checked to stand in the model card
+    and RESULTS.md with its ``parts`` (Markdown files of its results folder) in RESULTS.md: (the table, its
+    setting rows, without the ``colour_rows`` colour-set rows at its end)."""
     cmp = _load("compare_releases")
-    res = REPO / "benchmarks" / "results" / "release14"
-    tab = cmp.table(res, "release13", "release14")
-    assert "| blur+jpeg | CBSD68 | 24.97 | 25.61 | 25.84 | +0.22 |" in tab
-    rows = tab.splitlines()[2:-1]
-    assert len(rows) == 20 and all(not line.split("|")[6].strip().startswith("-") for line in rows)  # none worse
+    res = REPO / "benchmarks" / "results" / f"release{n}"
+    tab = cmp.table(res, f"release{n - 1}", f"release{n}")
     for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
         assert tab in (REPO / doc).read_text(), doc
     results = (REPO / "benchmarks" / "RESULTS.md").read_text()
-    for part in ("colour_release14.md", "clean_release14.md"):
+    for part in parts:
         assert (res / part).read_text().strip() in results, part
+    return tab, tab.splitlines()[2:len(tab.splitlines()) - colour_rows]
+
+
+def _none_worse(rows: list[str]) -> bool:
+    return all(not line.split("|")[6].strip().startswith("-") for line in rows)
+
+
+def test_release14_tables_are_the_scripts_output():
+    """Release 14's comparison (release 13 -> 14 on all ten settings) and its colour and clean parts are the scripts'
+    outputs, in the model card and RESULTS.md; no setting is worse."""
+    tab, rows = _release_rows(14, ("colour_release14.md", "clean_release14.md"), 1)
+    assert "| blur+jpeg | CBSD68 | 24.97 | 25.61 | 25.84 | +0.22 |" in tab
+    assert len(rows) == 20 and _none_worse(rows)
 
 
 def test_release15_tables_are_the_scripts_output():
@@ -308,18 +319,10 @@ def test_release15_tables_are_the_scripts_output():
     shipped bank holds the named x4 head."""
     from uare.model.refiner import RefinerBank, load_refiner
 
-    cmp = _load("compare_releases")
-    res = REPO / "benchmarks" / "results" / "release15"
-    tab = cmp.table(res, "release14", "release15")
+    tab, rows = _release_rows(15, ("colour_named_release15.md", "clean_release15.md"), 2)
     assert "| sr_x4 | Kodak24 | 27.58 | 28.41 | 28.48 | +0.07 |" in tab
     assert "| saturated colour, tasks named (32 crops x 10 settings)" in tab
-    rows = tab.splitlines()[2:-2]
-    assert len(rows) == 4 and all(not line.split("|")[6].strip().startswith("-") for line in rows)  # none worse
-    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
-        assert tab in (REPO / doc).read_text(), doc
-    results = (REPO / "benchmarks" / "RESULTS.md").read_text()
-    for part in ("colour_named_release15.md", "clean_release15.md"):
-        assert (res / part).read_text().strip() in results, part
+    assert len(rows) == 4 and _none_worse(rows)
     bank = load_refiner(REPO / "uare" / "weights" / "uare-tiny")
     assert isinstance(bank, RefinerBank) and list(bank.heads) == ["jpeg", "noise", "blur", "lowres", "bicubic_x4"]
 
@@ -327,14 +330,6 @@ def test_release15_tables_are_the_scripts_output():
 def test_release16_tables_are_the_scripts_output():
     """Release 16's comparison (release 15 -> 16 on the x4 settings and the named colour set) and its named-colour
     and clean parts are the scripts' outputs, in the model card and RESULTS.md; nothing is worse."""
-    cmp = _load("compare_releases")
-    res = REPO / "benchmarks" / "results" / "release16"
-    tab = cmp.table(res, "release15", "release16")
+    tab, rows = _release_rows(16, ("colour_named_release16.md", "clean_release16.md"), 1)
     assert "| sr_x4 | Kodak24 | 27.58 | 28.48 | 28.51 | +0.03 |" in tab
-    rows = tab.splitlines()[2:-1]
-    assert len(rows) == 4 and all(not line.split("|")[6].strip().startswith("-") for line in rows)  # none worse
-    for doc in ("uare/weights/uare-tiny/MODEL_CARD.md", "benchmarks/RESULTS.md"):
-        assert tab in (REPO / doc).read_text(), doc
-    results = (REPO / "benchmarks" / "RESULTS.md").read_text()
-    for part in ("colour_named_release16.md", "clean_release16.md"):
-        assert (res / part).read_text().strip() in results, part
+    assert len(rows) == 4 and _none_worse(rows)

@@ -671,6 +671,14 @@ def test_same_size_low_resolution_routes_to_the_blur_head_from_moderate_up(task,
         assert (("left as it is" in note) if severity in ("mild", "slight") else ("blur head" in note)), note
 
 
+def _replayed_draw(state: dict, table: tuple) -> tuple[str, tuple[str, ...], np.random.Generator]:
+    """The draw ``head_pair`` made from the generator ``state``: (pipeline, types, the generator after the choice)."""
+    r = np.random.default_rng(0)
+    r.bit_generator.state = state
+    pipeline, types = table[int(r.integers(len(table)))]
+    return pipeline, types, r
+
+
 def test_tone_draws_give_the_low_light_paths_input_and_only_to_the_noise_head(tmp_path, capsys):
     """``heads --tone-draws``: the noise head also meets what it sees on the low-light path, the clean crop's tone
     on a darkened crop's (brightened) detail; other heads refuse the flag with a one-line error, exit 2."""
@@ -687,10 +695,7 @@ def test_tone_draws_give_the_low_light_paths_input_and_only_to_the_noise_head(tm
         lq, gt = tr.head_pair(hq, "noise", rng, tone=True)
         assert lq.shape == gt.shape == hq.shape and lq.dtype == np.uint8 and np.array_equal(gt, hq)
         # replay the draw: a tone draw is exactly tone_transfer(clean, darkened)
-        r = np.random.default_rng(0)
-        r.bit_generator.state = state
-        table = tr.HEAD_DRAWS["noise"] + tr.TONE_DRAWS["noise"]
-        pipeline, types = table[int(r.integers(len(table)))]
+        pipeline, types, r = _replayed_draw(state, tr.HEAD_DRAWS["noise"] + tr.TONE_DRAWS["noise"])
         seen.add(pipeline)
         if pipeline.startswith("tone-"):
             dark, _ = degrade(hq, pipeline[5:], types=list(types), severity=int(r.integers(1, 6)), seed=int(r.integers(2**31)))
@@ -724,10 +729,7 @@ def test_chain_draws_give_the_blur_head_what_the_earlier_heads_leave(tmp_path, c
         state = rng.bit_generator.state
         lq, gt = tr.head_pair(hq, "blur", rng, chain=bank)
         assert lq.shape == gt.shape == hq.shape and lq.dtype == np.uint8 and np.array_equal(gt, hq)
-        r = np.random.default_rng(0)
-        r.bit_generator.state = state  # replay the draw
-        table = tr.HEAD_DRAWS["blur"] + tr.CHAIN_DRAWS["blur"]
-        pipeline, types = table[int(r.integers(len(table)))]
+        pipeline, types, r = _replayed_draw(state, tr.HEAD_DRAWS["blur"] + tr.CHAIN_DRAWS["blur"])
         if pipeline.startswith("chain-"):
             seen.add(types)
             deg, _ = degrade(hq, pipeline[6:], types=list(types), severity=int(r.integers(1, 6)), seed=int(r.integers(2**31)))

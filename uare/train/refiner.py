@@ -39,6 +39,7 @@ from safetensors.torch import save_file
 from uare.data.augment import ColorAugment
 from uare.data.images import load_rgb
 from uare.degrade import degrade, sr_downsample
+from uare.degrade.types import TYPE_CATEGORY
 from uare.errors import UareError
 from uare.io.folders import iter_inputs
 from uare.model.refiner import (
@@ -403,9 +404,6 @@ CHAIN_DRAWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "noise": (("chain-multi", ("noise", "jpeg")),),
 }
 
-#: the head that treats each degradation type a chain draw adds
-_TYPE_HEAD = {"jpeg": "jpeg", "noise": "noise", "poisson_noise": "noise"}
-
 
 def head_pair(hq: np.ndarray, category: str, rng: np.random.Generator, tone: bool = False,
               chain: RefinerBank | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -424,7 +422,7 @@ def head_pair(hq: np.ndarray, category: str, rng: np.random.Generator, tone: boo
         assert chain is not None
         lq, _ = degrade(hq, pipeline[6:], types=list(types), severity=int(rng.integers(1, 6)),
                         seed=int(rng.integers(2**31)))
-        before = chain.route({_TYPE_HEAD[t] for t in types if t in _TYPE_HEAD})
+        before = chain.route({TYPE_CATEGORY[t] for t in types} - {category})  # the heads of the other types
         x = chain.restore(lq.astype(np.float32) / 255.0, before)
         return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8), hq
     if pipeline.startswith("tone-"):
@@ -612,7 +610,7 @@ def heads_main(argv: list[str] | None = None) -> int:
     images, weights = training_images(a.data, min_side=a.crop)
     for c in a.categories:
         # a head the bank lacks starts from the one it stands in for (NAMED_HEADS), if the bank has that
-        src = c if bank is not None and c in bank.heads else NAMED_HEADS.get(c, ("",))[0]
+        src = c if bank is not None and c in bank.heads else NAMED_HEADS.get(c, (c,))[0]
         init = bank.heads[src] if bank is not None and src in bank.heads else None
         cfg = init.config if init is not None else RefinerConfig(a.channels, a.layers)
         _, steps = train_head(c, images, weights, a.out, minutes, a.crop, a.batch, a.lr, cfg, max_steps=a.max_steps,
